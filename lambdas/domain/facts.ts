@@ -1,0 +1,65 @@
+/**
+ * Structured facts: the unit of long-term (domain) memory and of a session's structured summary.
+ * Shared vocabulary of the Context Builder (reads them), the facts API (writes them) and the
+ * summarizer (produces them). Prose never stands in for a fact: every fact carries its citations.
+ */
+
+/** Where a fact came from: an event of a session's log (seq) and the app's own message id (ref). */
+export interface Citation {
+  sessionId?: string;
+  seq?: number;
+  ref?: string;
+}
+
+/** A fact as the facts store keeps it (per tenant, optionally per user). */
+export interface Fact {
+  id: string;
+  /** stable key: a newer fact with the same key replaces the old one (upsert), never duplicates it */
+  key?: string;
+  userId?: string;
+  text: string;
+  citations: Citation[];
+  pinned: boolean;
+  /** tokens of `text`, counted once when written */
+  tokens: number;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What a writer gives; the store assigns id, version, tokens and times. */
+export interface FactInput {
+  userId?: string;
+  key?: string;
+  text: string;
+  citations?: Citation[];
+  pinned?: boolean;
+}
+
+/** The part of the facts store the summarizer needs: upsert by key, deduplicated. */
+export interface FactWriter {
+  upsert(tenantId: string, fact: FactInput): Promise<{ fact: Fact; deduplicated: boolean }>;
+}
+
+/** One fact of a session's structured summary. */
+export interface SummaryFact {
+  key: string;
+  text: string;
+  citations: Citation[];
+  /** 0..1, 1 = most recent */
+  recency: number;
+  tokens: number;
+}
+
+/** A session's rolling structured summary, stored in the session item (bounded by the policy's cap). */
+export interface StructuredSummary {
+  facts: SummaryFact[];
+  /** the coarser form used when the full summary does not fit the budget */
+  short: { text: string; tokens: number };
+  /** tokens of the full form (all facts) */
+  tokens: number;
+  /** the last event seq this summary covers */
+  watermarkSeq: number;
+  engine: string;
+  updatedAt: string;
+}

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import type { StructuredSummary } from './facts';
+
+/**
+ * Session memory as a pure state machine: every change is an event, and the session item is the fold
+ * of its events. The store persists the new state and its events in one transaction; replay() folds
+ * the log again and must give the same state (tested).
+ */
+
+export const sessionLimits = {
+  /** turns per append request: the state write plus one event per turn stay within one transaction. */
+  maxTurnsPerAppend: 25,
+  /** a single turn's content, in UTF-8 bytes. */
+  maxTurnBytes: 32 * 1024,
+  /** the session item keeps at most this many recent turns... */
+  maxRecentTurns: 50,
+  /** ...and at most this many bytes of their content, far under DynamoDB's 400 KB item limit. */
+  maxRecentBytes: 160 * 1024,
+} as const;
+
+export const turnInputSchema = z.strictObject({
+  role: z.enum(['user', 'assistant', 'tool']),
+  content: z.string().refine((s) => Buffer.byteLength(s, 'utf8') <= sessionLimits.maxTurnBytes, {
+    message: `content must be at most ${sessionLimits.maxTurnBytes} bytes`,
+  }),
+  ref: z.string().min(1).max(256).optional(),
+  toolCallId: z.string().min(1).max(256).optional(),
+  name: z.string().min(1).max(128).optional(),
+});
+export type TurnInput = z.infer<typeof turnInputSchema>;
+
+export interface StoredTurn extends TurnInput {
+  seq: number;
+  tokens: number;
+  at: string;
+}
+
+/** The rolling structured summary (written by the summarizer); session memory only stores it. */
+export type SessionSummary = StructuredSummary;
+
+export interface TokenCounts {
+  /** every turn ever appended */
+  total: number;
+  /** the turns kept in the item */
+  recent: number;
+  /** turns after the summary watermark: what the summarization trigger looks at */
+  unsummarized: number;
+}
+
+export interface SessionState {
+  tenantId: string;
+  sessionId: string;
+  version: number;
+  /** seq of the last event in the log; events of any kind advance it. */
+  lastSeq: number;
+  recentTurns: StoredTurn[];
+  summary: SessionSummary | null;
+  tokenCounts: TokenCounts;
+  createdAt: string;
+  updatedAt: string;
+  /** epoch seconds: DynamoDB TTL */
+  expiresAt: number;
+}
+
+export type SessionEvent =
+  | {
+      seq: number;
+      type: 'turn_appended';
+      at: string;
+      data: { version: number; expiresAt: number; turn: StoredTurn };
+    }
+  | {
+      seq: number;
+      type: 'summary_updated';
+      at: string;
+      data: { version: number; expiresAt: number; summary: SessionSummary; unsummarized: number };
+    }
+  | { seq: number; type: 'tool_invoked'; at: string; data: Record<string, unknown> };
+
+export interface SessionRef {
+  tenantId: string;
+  sessionId: string;
+}
+
+/** Applies one event. Exported for replay; the write path goes through the same function. */
+export function applyEvent(prev: SessionState | null, ref: SessionRef, event: SessionEvent): SessionState {
+  const base: SessionState = prev ?? {
+    ...ref,
+    version: 0,
+    lastSeq: 0,
+    recentTurns: [],
+    summary: null,
+    tokenCounts: { total: 0, recent: 0, unsummarized: 0 },
+    createdAt: event.at,
+    updatedAt: event.at,
+    expiresAt: 0,
+  };
+  switch (event.type) {
+    case 'turn_appended': {
+      const { turn } = event.data;
+      const recentTurns = boundRecent([...base.recentTurns, turn]);
+      return {
+        ...base,
+        version: event.data.version,
+        lastSeq: event.seq,
+        recentTurns,
+        tokenCounts: {
+          total: base.tokenCounts.total + turn.tokens,
+          recent: sumTokens(recentTurns),
+          unsummarized: base.tokenCounts.unsummarized + turn.tokens,
+        },
+        updatedAt: event.at,
+        expiresAt: event.data.expiresAt,
+      };
+    }
+    case 'summary_updated':
+      return {
+        ...base,
+        version: event.data.version,
+        lastSeq: event.seq,
+        summary: event.data.summary,
+        tokenCounts: { ...base.tokenCounts, unsummarized: event.data.unsummarized },
+        updatedAt: event.at,
+        expiresAt: event.data.expiresAt,
+      };
+    case 'tool_invoked':
+      // Audit only: tool events advance the log, not the session's content or version.
+      return { ...base, lastSeq: event.seq };
+  }
+}
+
+/** Keeps the newest turns within the item's bounds; older turns live on in the event log. */
+function boundRecent(turns: StoredTurn[]): StoredTurn[] {
+  let bytes = 0;
+  let keep = 0;
+  for (let i = turns.length - 1; i >= 0 && keep < sessionLimits.maxRecentTurns; i--) {
+    bytes += Buffer.byteLength(turns[i]!.content, 'utf8');
+    if (bytes > sessionLimits.maxRecentBytes && keep > 0) break;
+    keep++;
+  }
+  return turns.slice(turns.length - keep);
+}
+
+const sumTokens = (turns: StoredTurn[]) => turns.reduce((n, t) => n + t.tokens, 0);
+
+export interface AppendInput {
+  turns: (TurnInput & { tokens: number })[];
+  at: string;
+  ttlSeconds: number;
+}
+
+/** The events and resulting state of appending turns: one event per turn, one version bump in all. */
+export function appendTurns(
+  prev: SessionState | null,
+  ref: SessionRef,
+  input: AppendInput,
+): { state: SessionState; events: SessionEvent[] } {
+  const version = (prev?.version ?? 0) + 1;
+  const expiresAt = Math.floor(Date.parse(input.at) / 1000) + input.ttlSeconds;
+  let seq = prev?.lastSeq ?? 0;
+  const events: SessionEvent[] = input.turns.map((t) => {
+    seq += 1;
+    const turn: StoredTurn = { ...t, seq, at: input.at };
+    return { seq, type: 'turn_appended', at: input.at, data: { version, expiresAt, turn } };
+  });
+  return { state: fold(prev, ref, events), events };
+}
+
+/** Folds events onto a state (or from nothing). */
+export function fold(prev: SessionState | null, ref: SessionRef, events: SessionEvent[]): SessionState {
+  let state = prev;
+  for (const e of events) state = applyEvent(state, ref, e);
+  if (!state) throw new Error('fold of no events and no state');
+  return state;
+}
+
+/** Rebuilds a session from its full event log. */
+export const replay = (ref: SessionRef, events: SessionEvent[]): SessionState => fold(null, ref, events);

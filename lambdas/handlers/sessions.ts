@@ -1,0 +1,92 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { envInt } from '../config';
+import { NotFoundError } from '../domain/errors';
+import { idSchema } from '../domain/ids';
+import { appendTurns, type SessionRef, sessionLimits, turnInputSchema } from '../domain/session';
+import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
+import { parseWith } from '../domain/validation';
+import { type ApiRequest, httpApi } from '../http/middleware';
+import { metrics } from '../http/observability';
+import { SessionStore } from '../stores/session-store';
+
+const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
+
+const appendBody = z.strictObject({
+  expectedVersion: z.number().int().min(0),
+  turns: z.array(turnInputSchema).min(1).max(sessionLimits.maxTurnsPerAppend),
+});
+
+const eventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** Composition root: the store and token counter this Lambda uses (replaceable in tests). */
+export const deps: { sessions?: SessionStore; tokens: TokenCounter } = { tokens: tiktokenCounter };
+const sessions = () => {
+  deps.sessions ??= new SessionStore();
+  return deps.sessions;
+};
+
+const refOf = (req: ApiRequest): SessionRef => ({
+  tenantId: req.tenantId,
+  sessionId: parseWith(idSchema, req.params.sessionId, 'sessionId'),
+});
+
+export const handler = httpApi({
+  'POST /v1/sessions/{sessionId}/turns': async (req) => {
+    const ref = refOf(req);
+    const body = parseWith(appendBody, req.body);
+    // Counted once, here, at write time; the read path never re-tokenizes stored turns.
+    const turns = body.turns.map((t) => ({ ...t, tokens: deps.tokens.count(t.content) }));
+    const started = performance.now();
+    const state = await sessions().commit(
+      ref,
+      (prev) =>
+        appendTurns(prev, ref, {
+          turns,
+          at: new Date().toISOString(),
+          ttlSeconds: envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS),
+        }),
+      { expectedVersion: body.expectedVersion },
+    );
+    metrics.addMetric('state_write_ms', MetricUnit.Milliseconds, performance.now() - started);
+    metrics.addMetric('turns_appended', MetricUnit.Count, turns.length);
+    return {
+      body: {
+        version: state.version,
+        tokens: turns.reduce((n, t) => n + t.tokens, 0),
+        lastSeq: state.lastSeq,
+      },
+    };
+  },
+
+  'GET /v1/sessions/{sessionId}': async (req) => {
+    const ref = refOf(req);
+    const state = await sessions().get(ref);
+    if (!state) throw new NotFoundError('session', ref.sessionId);
+    return {
+      body: {
+        sessionId: state.sessionId,
+        version: state.version,
+        summary: state.summary,
+        recentTurns: state.recentTurns,
+        tokenCounts: state.tokenCounts,
+        lastSeq: state.lastSeq,
+        createdAt: state.createdAt,
+        updatedAt: state.updatedAt,
+        expiresAt: state.expiresAt,
+      },
+    };
+  },
+
+  'GET /v1/sessions/{sessionId}/events': async (req) => {
+    const ref = refOf(req);
+    const { after, limit } = parseWith(eventsQuery, req.query);
+    const page = await sessions().listEvents(ref, after, limit);
+    // An empty log means no session for this tenant: same answer as a session that never existed.
+    if (page.events.length === 0 && after === 0) throw new NotFoundError('session', ref.sessionId);
+    return { body: page };
+  },
+});

@@ -1,0 +1,29 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * One client per service per process, created on first use: warm Lambdas reuse their connections.
+ * Endpoints come from AWS_ENDPOINT_URL(_<SERVICE>) when set (LocalStack, moto), else from AWS.
+ */
+let ddb: DynamoDBDocumentClient | undefined;
+let sqs: SQSClient | undefined;
+let ssm: SSMClient | undefined;
+
+export function dynamo(): DynamoDBDocumentClient {
+  ddb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return ddb;
+}
+
+export function sqsClient(): SQSClient {
+  sqs ??= new SQSClient({});
+  return sqs;
+}
+
+export function ssmClient(): SSMClient {
+  ssm ??= new SSMClient({});
+  return ssm;
+}

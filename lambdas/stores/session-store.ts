@@ -1,0 +1,138 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { env, envInt } from '../config';
+import { VersionConflictError } from '../domain/errors';
+import type { SessionEvent, SessionRef, SessionState } from '../domain/session';
+import { dynamo } from './clients';
+import { keys } from './keys';
+
+const DEFAULT_EVENT_RETENTION_SECONDS = 30 * 24 * 3600;
+/** Retries when only lastSeq moved (an audit event landed between our read and write). */
+const MAX_SEQ_RETRIES = 8;
+
+export type Mutation = (prev: SessionState | null) => { state: SessionState; events: SessionEvent[] };
+
+export interface CommitOptions {
+  /** compare-and-swap: the version the caller last saw (0 = the session must not exist). Omit for
+   * writes that do not depend on the content (audit events). */
+  expectedVersion?: number;
+}
+
+/**
+ * Session items and their event log. Every change goes through commit(): the new state and its events
+ * are written in one transaction, conditioned on the state read, so a state never changes without its
+ * events and no event exists without its state.
+ */
+export class SessionStore {
+  constructor(
+    private readonly sessionsTable = env('sessionsTable'),
+    private readonly eventsTable = env('eventsTable'),
+    private readonly db = dynamo(),
+  ) {}
+
+  async get(ref: SessionRef): Promise<SessionState | null> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.sessionsTable,
+        Key: keys.session(ref.tenantId, ref.sessionId),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? toState(out.Item) : null;
+  }
+
+  async commit(ref: SessionRef, mutate: Mutation, opts: CommitOptions = {}): Promise<SessionState> {
+    for (let attempt = 0; ; attempt++) {
+      const prev = await this.get(ref);
+      const current = prev?.version ?? 0;
+      if (opts.expectedVersion !== undefined && opts.expectedVersion !== current) {
+        throw new VersionConflictError(opts.expectedVersion, current);
+      }
+      const { state, events } = mutate(prev);
+      try {
+        await this.write(ref, prev, state, events);
+        return state;
+      } catch (err) {
+        const winner = conditionFailedItem(err);
+        if (winner === undefined) throw err;
+        const winnerVersion = winner ? Number(winner.version) : 0;
+        if (opts.expectedVersion !== undefined && winnerVersion !== opts.expectedVersion) {
+          throw new VersionConflictError(opts.expectedVersion, winnerVersion);
+        }
+        if (attempt >= MAX_SEQ_RETRIES) throw err;
+      }
+    }
+  }
+
+  async listEvents(
+    ref: SessionRef,
+    after: number,
+    limit: number,
+  ): Promise<{ events: SessionEvent[]; next: number | null }> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.eventsTable,
+        KeyConditionExpression: 'pk = :pk AND seq > :after',
+        ExpressionAttributeValues: { ':pk': keys.events(ref.tenantId, ref.sessionId).pk, ':after': after },
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    const events = (out.Items ?? []).map(
+      (i) => ({ seq: i.seq, type: i.type, at: i.at, data: i.data }) as SessionEvent,
+    );
+    return { events, next: out.LastEvaluatedKey ? Number(out.LastEvaluatedKey.seq) : null };
+  }
+
+  private async write(
+    ref: SessionRef,
+    prev: SessionState | null,
+    state: SessionState,
+    events: SessionEvent[],
+  ) {
+    const key = keys.session(ref.tenantId, ref.sessionId);
+    const eventTtl =
+      Math.floor(Date.now() / 1000) + envInt('eventRetentionSeconds', DEFAULT_EVENT_RETENTION_SECONDS);
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.sessionsTable,
+              Item: { ...key, ...state },
+              ...(prev
+                ? {
+                    ConditionExpression: 'version = :v AND lastSeq = :s',
+                    ExpressionAttributeValues: { ':v': prev.version, ':s': prev.lastSeq },
+                  }
+                : { ConditionExpression: 'attribute_not_exists(pk)' }),
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          ...events.map((e) => ({
+            Put: {
+              TableName: this.eventsTable,
+              Item: { ...keys.event(ref.tenantId, ref.sessionId, e.seq), ...e, expiresAt: eventTtl },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          })),
+        ],
+      }),
+    );
+  }
+}
+
+/** The item that beat us to the session (null if it vanished), or undefined if err is not a lost race. */
+function conditionFailedItem(err: unknown): Record<string, unknown> | null | undefined {
+  if (!(err instanceof TransactionCanceledException)) return undefined;
+  const reasons = err.CancellationReasons ?? [];
+  if (!reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return undefined;
+  const item = reasons[0]?.Item;
+  return item ? unmarshall(item) : null;
+}
+
+function toState(item: Record<string, unknown>): SessionState {
+  const { pk: _pk, ...state } = item;
+  return state as unknown as SessionState;
+}

@@ -1,0 +1,309 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { type EnvKey, envNames } from '../lambdas/config';
+import { defaultPolicy, policySchema } from '../lambdas/domain/policy';
+import { entryOf, type FunctionName, routes } from '../lambdas/routes';
+
+export interface ContextPlaneProps {
+  /** Policy routes to create an SSM parameter for, each holding the default policy. @default ['default'] */
+  readonly policyRoutes?: string[];
+  /** SSM path under which each route's policy lives. @default `/context-plane/<stack name>/policies` */
+  readonly policyPrefix?: string;
+  /** How long an idle session lives (DynamoDB TTL, refreshed on each write). @default 7 days */
+  readonly sessionTtl?: Duration;
+  /** How long events stay in the log. @default 30 days */
+  readonly eventRetention?: Duration;
+  /** Receives of a summarization job before it goes to the dead-letter queue. @default 5 */
+  readonly summaryMaxReceiveCount?: number;
+  /** What happens to the tables when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** A table of ours: its key schema and the environment variable that carries its name. */
+interface TableSpec {
+  env: EnvKey;
+  sortKey?: dynamodb.Attribute;
+  ttl?: boolean;
+}
+
+/** What a function needs: the resources it may touch and how. Least privilege, one function at a time. */
+interface FunctionSpec {
+  env: EnvKey[];
+  grant: (fn: NodejsFunction) => void;
+  /** bundle tiktoken's WASM next to the handler */
+  tokenizes?: boolean;
+  memorySize?: number;
+}
+
+const ROOT = path.join(__dirname, '..');
+
+/**
+ * context-plane's whole infrastructure: DynamoDB tables for session memory and its event log,
+ * idempotency records and tenants; the summarization FIFO queue with its dead-letter queue and alarm;
+ * one SSM parameter per policy route; and the HTTP API with its authorizer and handlers.
+ */
+export class ContextPlane extends Construct {
+  readonly tables: Readonly<Record<'sessions' | 'events' | 'idempotency' | 'tenants', dynamodb.Table>>;
+  readonly summaryQueue: sqs.Queue;
+  readonly summaryDeadLetterQueue: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  readonly policyPrefix: string;
+  readonly policyParameters: Readonly<Record<string, ssm.StringParameter>>;
+  readonly api: apigw.HttpApi;
+  readonly functions: Readonly<Record<FunctionName | 'authorizer', NodejsFunction>>;
+
+  private readonly removalPolicy: RemovalPolicy;
+  private readonly environment: Record<string, string> = {};
+
+  constructor(scope: Construct, id: string, props: ContextPlaneProps = {}) {
+    super(scope, id);
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.tables = {
+      sessions: this.table('Sessions', { env: 'sessionsTable', ttl: true }),
+      events: this.table('Events', {
+        env: 'eventsTable',
+        sortKey: { name: 'seq', type: dynamodb.AttributeType.NUMBER },
+        ttl: true,
+      }),
+      idempotency: this.table('Idempotency', { env: 'idempotencyTable', ttl: true }),
+      tenants: this.table('Tenants', { env: 'tenantsTable' }),
+    };
+
+    this.summaryDeadLetterQueue = new sqs.Queue(this, 'SummaryDLQ', {
+      fifo: true,
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+    this.summaryQueue = new sqs.Queue(this, 'SummaryQueue', {
+      fifo: true,
+      visibilityTimeout: Duration.seconds(180),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: {
+        queue: this.summaryDeadLetterQueue,
+        maxReceiveCount: props.summaryMaxReceiveCount ?? 5,
+      },
+    });
+    this.environment[envNames.summaryQueueUrl] = this.summaryQueue.queueUrl;
+    this.deadLetterAlarm = this.summaryDeadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: 'Maximum',
+      })
+      .createAlarm(this, 'SummaryDLQDepthAlarm', {
+        alarmDescription: 'Summarization jobs are failing repeatedly and landing in the dead-letter queue',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+
+    this.policyPrefix = props.policyPrefix ?? `/context-plane/${Stack.of(this).stackName}/policies`;
+    this.environment[envNames.policyPrefix] = this.policyPrefix;
+    this.policyParameters = Object.fromEntries(
+      (props.policyRoutes ?? ['default']).map((route) => [
+        route,
+        new ssm.StringParameter(this, `Policy-${route}`, {
+          parameterName: `${this.policyPrefix}/${route}`,
+          description: `context-plane policy for route '${route}' (publish new versions with the CLI)`,
+          // Validated at synth time: a stack never deploys a policy its Lambdas would refuse.
+          stringValue: JSON.stringify(policySchema.parse(defaultPolicy(route))),
+        }),
+      ]),
+    );
+    this.environment[envNames.sessionTtlSeconds] = String((props.sessionTtl ?? Duration.days(7)).toSeconds());
+    this.environment[envNames.eventRetentionSeconds] = String(
+      (props.eventRetention ?? Duration.days(30)).toSeconds(),
+    );
+
+    const t = this.tables;
+    const policyArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: `${this.policyPrefix.replace(/^\//, '')}/*`,
+    });
+    const specs: Record<FunctionName | 'authorizer', FunctionSpec> = {
+      authorizer: { env: ['tenantsTable'], grant: (f) => t.tenants.grantReadData(f) },
+      health: {
+        env: [
+          'sessionsTable',
+          'eventsTable',
+          'idempotencyTable',
+          'tenantsTable',
+          'summaryQueueUrl',
+          'policyPrefix',
+        ],
+        grant: (f) => {
+          f.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['dynamodb:DescribeTable'],
+              resources: Object.values(t).map((table) => table.tableArn),
+            }),
+          );
+          f.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['sqs:GetQueueAttributes'],
+              resources: [this.summaryQueue.queueArn],
+            }),
+          );
+          f.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [policyArn] }),
+          );
+        },
+      },
+      sessions: {
+        env: [
+          'sessionsTable',
+          'eventsTable',
+          'sessionTtlSeconds',
+          'eventRetentionSeconds',
+          'summaryQueueUrl',
+          'policyPrefix',
+        ],
+        tokenizes: true,
+        grant: (f) => {
+          t.sessions.grantReadWriteData(f);
+          t.events.grantReadWriteData(f);
+          this.summaryQueue.grantSendMessages(f);
+          f.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
+          );
+        },
+      },
+    };
+    this.functions = Object.fromEntries(
+      Object.entries(specs).map(([name, spec]) => [name, this.fn(name, spec)]),
+    ) as Record<FunctionName | 'authorizer', NodejsFunction>;
+
+    this.api = this.httpApi();
+  }
+
+  private table(id: string, spec: TableSpec): dynamodb.Table {
+    const table = new dynamodb.Table(this, `${id}Table`, {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: spec.sortKey,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: spec.ttl ? 'expiresAt' : undefined,
+      removalPolicy: this.removalPolicy,
+    });
+    this.environment[envNames[spec.env]] = table.tableName;
+    return table;
+  }
+
+  private fn(name: string, spec: FunctionSpec): NodejsFunction {
+    const environment = Object.fromEntries(
+      spec.env.map((key) => [envNames[key], this.environment[envNames[key]] ?? '']),
+    );
+    const fn = new NodejsFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Fn`, {
+      entry: path.join(ROOT, entryOf(name)),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memorySize ?? 512,
+      timeout: Duration.seconds(15),
+      projectRoot: ROOT,
+      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
+      environment: {
+        ...environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'context-plane',
+        POWERTOOLS_METRICS_NAMESPACE: 'ContextPlane',
+      },
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup: new logs.LogGroup(this, `${name}Logs`, {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        target: 'node24',
+        // Use the esbuild in node_modules, never Docker.
+        forceDockerBundling: false,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          // tiktoken loads its WASM from next to the bundle at run time.
+          afterBundling: (inputDir: string, outputDir: string) =>
+            spec.tokenizes ? [`cp "${inputDir}/node_modules/tiktoken/tiktoken_bg.wasm" "${outputDir}/"`] : [],
+        },
+      },
+    });
+    spec.grant(fn);
+    return fn;
+  }
+
+  private httpApi(): apigw.HttpApi {
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const authorizer = new HttpLambdaAuthorizer('TenantKey', this.functions.authorizer, {
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      identitySource: ['$request.header.Authorization'],
+      resultsCacheTtl: Duration.minutes(5),
+    });
+    const api = new apigw.HttpApi(this, 'Api', {
+      description: 'context-plane HTTP API v1',
+      createDefaultStage: false,
+    });
+    new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            tenantId: '$context.authorizer.tenantId',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+      throttle: { rateLimit: 500, burstLimit: 1000 },
+    });
+    const integrations = new Map<FunctionName, HttpLambdaIntegration>();
+    for (const route of routes) {
+      if (!integrations.has(route.fn)) {
+        integrations.set(
+          route.fn,
+          new HttpLambdaIntegration(`${route.fn}Integration`, this.functions[route.fn]),
+        );
+      }
+      const [added] = api.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration: integrations.get(route.fn)!,
+        authorizer: route.public ? undefined : authorizer,
+      });
+      if (route.public && added) {
+        Validations.of(added).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-APIG4',
+          reason: 'Deliberately public (liveness probe: store status only, no tenant data).',
+        });
+      }
+    }
+    return api;
+  }
+}

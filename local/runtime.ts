@@ -1,0 +1,136 @@
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { AppError } from '../lambdas/domain/errors';
+import { queueConsumers } from '../lambdas/routes';
+import { TenantStore } from '../lambdas/stores/tenant-store';
+import { type Emulator, startEmulator } from './emulator';
+import { type Poller, startPoller } from './poller';
+import { provision, synthTemplate } from './provision';
+import { createApiServer } from './server';
+
+/** The local runtime as a library: `npm start` and the end-to-end tests both use it. */
+
+export const DEFAULT_TENANTS = 'demo:cp_local_demo_key';
+const ROOT = path.join(__dirname, '..');
+export const STATE_FILE = path.join(ROOT, '.context-plane', 'local.json');
+
+/** What the CLI needs to reach the environment a running `npm start` serves. */
+export interface LocalState {
+  endpoint: string;
+  region: string;
+  url: string;
+  pid: number;
+  environment: Record<string, string>;
+}
+
+export interface LocalRuntime {
+  url: string;
+  endpoint: string;
+  tenants: { name: string; key: string }[];
+  stop(): Promise<void>;
+}
+
+export interface LocalOptions {
+  port?: number;
+  tenants?: string;
+  progress?: (message: string) => void;
+  /** write .context-plane/local.json for the CLI (npm start does; tests need not) */
+  writeState?: boolean;
+}
+
+/** Points the AWS SDK at the emulator with dummy credentials, unless the caller configured them. */
+export function useEndpoint(endpoint: string) {
+  process.env.AWS_ENDPOINT_URL = endpoint;
+  process.env.AWS_REGION ??= 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+}
+
+export async function startLocal(options: LocalOptions = {}): Promise<LocalRuntime> {
+  const progress = options.progress ?? (() => {});
+  let emulator: Emulator | undefined;
+  if (!process.env.AWS_ENDPOINT_URL) emulator = await startEmulator(progress);
+  const endpoint = process.env.AWS_ENDPOINT_URL ?? emulator!.endpoint;
+  useEndpoint(endpoint);
+  // Local defaults: quiet logs and no EMF on stdout, unless asked for.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+  try {
+    progress('synthesizing the stack and creating its tables, queues and parameters');
+    const environment = await provision(synthTemplate());
+    Object.assign(process.env, environment);
+
+    const tenants = await seedTenants(
+      options.tenants ?? process.env.CONTEXT_PLANE_TENANTS ?? DEFAULT_TENANTS,
+    );
+    const pollers: Poller[] = queueConsumers.map((c) => {
+      const handler = require(path.join(ROOT, `lambdas/handlers/${c.fn}.ts`)).handler as (
+        e: SQSEvent,
+        ctx: Context,
+      ) => Promise<SQSBatchResponse>;
+      return startPoller({ queueUrl: environment[c.queueEnv]!, handler, onError: (e) => console.error(e) });
+    });
+
+    const server = createApiServer();
+    await new Promise<void>((resolve) => server.listen(options.port ?? 3000, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    if (options.writeState) {
+      const state: LocalState = {
+        endpoint,
+        region: process.env.AWS_REGION!,
+        url,
+        pid: process.pid,
+        environment,
+      };
+      fs.mkdirSync(path.dirname(STATE_FILE), { recursive: true });
+      fs.writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
+    }
+
+    return {
+      url,
+      endpoint,
+      tenants,
+      async stop() {
+        await Promise.all(pollers.map((p) => p.stop()));
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        if (options.writeState) fs.rmSync(STATE_FILE, { force: true });
+        await emulator?.stop();
+      },
+    };
+  } catch (err) {
+    await emulator?.stop();
+    throw err;
+  }
+}
+
+/** `name:key,name:key` → tenants that exist with those keys (kept if they already do). */
+async function seedTenants(spec: string) {
+  const store = new TenantStore();
+  const tenants = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((pair) => {
+      const i = pair.indexOf(':');
+      if (i <= 0) throw new Error(`CONTEXT_PLANE_TENANTS: '${pair}' is not name:key`);
+      return { name: pair.slice(0, i), key: pair.slice(i + 1) };
+    });
+  for (const t of tenants) {
+    try {
+      await store.create(t.name, t.key);
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'tenant_exists')) throw err;
+      if ((await store.tenantOfKey(t.key)) !== t.name) {
+        throw new Error(`tenant '${t.name}' exists with another key; pick another name or key`);
+      }
+    }
+  }
+  return tenants;
+}

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { entryOf, type RouteSpec, routes } from '../lambdas/routes';
+
+/**
+ * The local API Gateway: turns each HTTP request into an HTTP API (payload 2.0) event and invokes the
+ * same handler modules Lambda runs, the authorizer included, with API Gateway's own answers where it
+ * answers itself (401 without a key, 403 for a denied one, 404 for no route, 413 past 10 MB).
+ */
+
+const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+/** Same as the construct's authorizer cache: an answer per Authorization header for 5 minutes. */
+const AUTHORIZER_CACHE_MS = 5 * 60 * 1000;
+const ROOT = path.join(__dirname, '..');
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const modules = new Map<string, Handler>();
+function handlerOf(fn: string): Handler {
+  let h = modules.get(fn);
+  if (!h) {
+    h = require(path.join(ROOT, entryOf(fn))).handler as Handler;
+    modules.set(fn, h);
+  }
+  return h;
+}
+
+interface CompiledRoute extends RouteSpec {
+  routeKey: string;
+  pattern: RegExp;
+  names: string[];
+}
+
+const compiled: CompiledRoute[] = routes.map((r) => {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    `^${r.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    })}$`,
+  );
+  return { ...r, routeKey: `${r.method} ${r.path}`, pattern, names };
+});
+
+function match(method: string, pathname: string) {
+  for (const route of compiled) {
+    if (route.method !== method) continue;
+    const m = route.pattern.exec(pathname);
+    if (m) {
+      const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
+      return { route, params };
+    }
+  }
+  return null;
+}
+
+export function lambdaContext(functionName: string): Context {
+  const deadline = Date.now() + 15_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+export function createApiServer(): http.Server {
+  const authorizerCache = new Map<string, { tenantId: string | null; until: number }>();
+
+  async function authorize(event: APIGatewayProxyEventV2): Promise<string | null> {
+    const header = event.headers.authorization ?? '';
+    const cached = authorizerCache.get(header);
+    if (cached && cached.until > Date.now()) return cached.tenantId;
+    const answer = (await handlerOf('authorizer')(
+      { ...event, type: 'REQUEST', routeArn: `arn:local:${event.routeKey}`, identitySource: [header] },
+      lambdaContext('authorizer'),
+    )) as { isAuthorized: boolean; context?: { tenantId?: string } };
+    const tenantId = answer.isAuthorized ? (answer.context?.tenantId ?? null) : null;
+    authorizerCache.set(header, { tenantId, until: Date.now() + AUTHORIZER_CACHE_MS });
+    return tenantId;
+  }
+
+  return http.createServer(async (req, res) => {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > API_GATEWAY_MAX_BODY) return send(413, { message: 'Request Entity Too Large' });
+        chunks.push(chunk as Buffer);
+      }
+      const url = new URL(req.url ?? '/', 'http://local');
+      const found = match(req.method ?? 'GET', url.pathname);
+      if (!found) return send(404, { message: 'Not Found' });
+      const event = toEvent(req, url, found.route, found.params, Buffer.concat(chunks));
+      if (!found.route.public) {
+        if (!event.headers.authorization) return send(401, { message: 'Unauthorized' });
+        const tenantId = await authorize(event);
+        if (!tenantId) return send(403, { message: 'Forbidden' });
+        (event.requestContext as any).authorizer = { lambda: { tenantId } };
+      }
+      const result = (await handlerOf(found.route.fn)(
+        event,
+        lambdaContext(found.route.fn),
+      )) as APIGatewayProxyStructuredResultV2;
+      send(result.statusCode ?? 200, result.body ?? '', (result.headers ?? {}) as Record<string, string>);
+    } catch (err) {
+      // What API Gateway answers when the integration itself fails.
+      console.error(err);
+      send(500, { message: 'Internal Server Error' });
+    }
+  });
+}
+
+function toEvent(
+  req: http.IncomingMessage,
+  url: URL,
+  route: CompiledRoute,
+  params: Record<string, string>,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = String(v);
+  const query = url.searchParams.size ? Object.fromEntries(url.searchParams) : undefined;
+  const now = new Date();
+  const isText = body.length === 0 || /json|text/.test(headers['content-type'] ?? 'application/json');
+  return {
+    version: '2.0',
+    routeKey: route.routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: query,
+    pathParameters: route.names.length ? params : undefined,
+    body: body.length ? (isText ? body.toString('utf8') : body.toString('base64')) : undefined,
+    isBase64Encoded: !isText,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: route.routeKey,
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+}
