@@ -14,7 +14,9 @@ import { createApiServer } from './server';
 
 export const DEFAULT_TENANTS = 'demo:cp_local_demo_key';
 const ROOT = path.join(__dirname, '..');
-export const STATE_FILE = path.join(ROOT, '.context-plane', 'local.json');
+/** Overridable so tests never clobber the state file of a developer's running `npm start`. */
+export const STATE_FILE =
+  process.env.CONTEXT_PLANE_STATE_FILE ?? path.join(ROOT, '.context-plane', 'local.json');
 
 /** What the CLI needs to reach the environment a running `npm start` serves. */
 export interface LocalState {

@@ -14,7 +14,13 @@ export default async function setup(project: TestProject) {
   let emulator: Emulator | undefined;
   if (!process.env.AWS_ENDPOINT_URL) emulator = await startEmulator((m) => console.log(`[emulator] ${m}`));
   useEndpoint(process.env.AWS_ENDPOINT_URL ?? emulator!.endpoint);
-  const environment = await provision(synthTemplate());
+  let environment: Record<string, string>;
+  try {
+    environment = await provision(synthTemplate());
+  } catch (err) {
+    await emulator?.stop();
+    throw err;
+  }
   project.provide('awsEnv', {
     ...environment,
     AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL!,
