@@ -35,7 +35,10 @@ export function measureBundles() {
     for (let i = 0; i < RUNS; i++) {
       const ms = execFileSync(
         process.execPath,
-        ['-e', `const t=performance.now();require(${JSON.stringify(outfile)});console.log(performance.now()-t)`],
+        [
+          '-e',
+          `const t=performance.now();require(${JSON.stringify(outfile)});console.log(performance.now()-t)`,
+        ],
         { env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') }, encoding: 'utf8' },
       );
       times.push(Number.parseFloat(ms));
@@ -50,6 +53,8 @@ export function measureBundles() {
 if (require.main === module) {
   console.log('handler        bundle (KiB)   cold import (ms, median of 7)');
   for (const r of measureBundles()) {
-    console.log(`${r.handler.padEnd(14)} ${(r.bytes / 1024).toFixed(1).padStart(12)}   ${r.coldImportMs.toFixed(1).padStart(8)}`);
+    console.log(
+      `${r.handler.padEnd(14)} ${(r.bytes / 1024).toFixed(1).padStart(12)}   ${r.coldImportMs.toFixed(1).padStart(8)}`,
+    );
   }
 }

@@ -17,7 +17,7 @@ import { lambdaContext } from './server';
 export interface PollerOptions {
   queueUrl: string;
   queueArn?: string;
-  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined | void>;
+  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
   batchSize?: number;
   waitSeconds?: number;
   retryDelaySeconds?: number;

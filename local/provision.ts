@@ -16,6 +16,7 @@ import { ContextPlaneStack } from '../lib/stack';
  * handlers' environment variables. Local and deployed resources cannot drift.
  */
 
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped by nature.
 type Json = Record<string, any>;
 export interface Template {
   Resources: Record<string, { Type: string; Properties?: Json; DependsOn?: string | string[] }>;
@@ -137,6 +138,7 @@ async function putParameter(ssm: SSMClient, p: Json): Promise<string> {
 }
 
 /** Resolves Ref and Fn::GetAtt against what was created; other intrinsics are not used by our env. */
+// biome-ignore lint/suspicious/noExplicitAny: walks arbitrary template JSON.
 function resolve(value: any, physical: Record<string, Physical>): any {
   if (Array.isArray(value)) return value.map((v) => resolve(v, physical));
   if (value && typeof value === 'object') {

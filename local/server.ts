@@ -111,7 +111,7 @@ export function createApiServer(): http.Server {
         if (!event.headers.authorization) return send(401, { message: 'Unauthorized' });
         const tenantId = await authorize(event);
         if (!tenantId) return send(403, { message: 'Forbidden' });
-        (event.requestContext as any).authorizer = { lambda: { tenantId } };
+        Object.assign(event.requestContext, { authorizer: { lambda: { tenantId } } });
       }
       const result = (await handlerOf(found.route.fn)(
         event,

@@ -43,14 +43,20 @@ export class PolicyStore {
   }
 
   async get(route: string, selector: PolicySelector): Promise<PinnedPolicy> {
-    const suffix = 'version' in selector ? `:${selector.version}` : 'label' in selector ? `:${selector.label}` : '';
+    const suffix =
+      'version' in selector ? `:${selector.version}` : 'label' in selector ? `:${selector.label}` : '';
     try {
-      const { Parameter } = await this.ssm.send(new GetParameterCommand({ Name: `${this.nameOf(route)}${suffix}` }));
+      const { Parameter } = await this.ssm.send(
+        new GetParameterCommand({ Name: `${this.nameOf(route)}${suffix}` }),
+      );
       const policy = parseWith(policySchema, JSON.parse(Parameter?.Value ?? 'null'), 'policy');
       return { route, version: Parameter!.Version!, policy };
     } catch (err) {
       if (err instanceof ParameterNotFound || err instanceof ParameterVersionNotFound) {
-        throw new NotFoundError('route', 'version' in selector || 'label' in selector ? `${route}${suffix}` : route);
+        throw new NotFoundError(
+          'route',
+          'version' in selector || 'label' in selector ? `${route}${suffix}` : route,
+        );
       }
       throw err;
     }
@@ -76,7 +82,11 @@ export class PolicyStore {
 
   async label(route: string, version: number, label: string): Promise<void> {
     const out = await this.ssm.send(
-      new LabelParameterVersionCommand({ Name: this.nameOf(route), ParameterVersion: version, Labels: [label] }),
+      new LabelParameterVersionCommand({
+        Name: this.nameOf(route),
+        ParameterVersion: version,
+        Labels: [label],
+      }),
     );
     if (out.InvalidLabels?.length) {
       throw new AppError(400, 'invalid_label', `SSM refused label(s): ${out.InvalidLabels.join(', ')}`);
@@ -88,7 +98,8 @@ export class PolicyStore {
     let NextToken: string | undefined;
     do {
       const page = await this.ssm.send(new GetParametersByPathCommand({ Path: this.prefix, NextToken }));
-      for (const p of page.Parameters ?? []) out.push({ route: p.Name!.slice(this.prefix.length + 1), version: p.Version! });
+      for (const p of page.Parameters ?? [])
+        out.push({ route: p.Name!.slice(this.prefix.length + 1), version: p.Version! });
       NextToken = page.NextToken;
     } while (NextToken);
     return out.sort((a, b) => a.route.localeCompare(b.route));
@@ -99,9 +110,15 @@ export class PolicyStore {
     let NextToken: string | undefined;
     try {
       do {
-        const page = await this.ssm.send(new GetParameterHistoryCommand({ Name: this.nameOf(route), NextToken }));
+        const page = await this.ssm.send(
+          new GetParameterHistoryCommand({ Name: this.nameOf(route), NextToken }),
+        );
         for (const p of page.Parameters ?? []) {
-          out.push({ version: p.Version!, labels: p.Labels ?? [], lastModified: p.LastModifiedDate?.toISOString() });
+          out.push({
+            version: p.Version!,
+            labels: p.Labels ?? [],
+            lastModified: p.LastModifiedDate?.toISOString(),
+          });
         }
         NextToken = page.NextToken;
       } while (NextToken);
