@@ -11,6 +11,10 @@ import { type PolicySelector, PolicyStore } from '../lambdas/stores/policy-store
 import { TenantStore } from '../lambdas/stores/tenant-store';
 import { type LocalState, STATE_FILE, useEndpoint } from './runtime';
 
+// The AWS SDK warns once per process that it will need Node 22 from 2027; Lambdas run Node 24, and
+// the README states the local minimum. Keep local output readable.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const USAGE = `usage: npm run cli -- <command> [options]
 
   policy publish --route R --file policy.json   validate, then write a new immutable version

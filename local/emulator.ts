@@ -47,12 +47,34 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
+/**
+ * moto's threaded server checks a DynamoDB condition and writes without a lock, so two concurrent
+ * conditional writes can both succeed (measured: up to 5 of 20 claims won). DynamoDB applies each
+ * item write atomically; serializing DynamoDB writes restores that. Reads and SQS long polls stay concurrent.
+ */
+const SERIALIZED_DYNAMODB = `
+import sys, threading
+import moto.server as server
+lock = threading.Lock()
+WRITES = {'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems'}
+run_simple = server.run_simple
+def serialized_run_simple(host, port, app, **kwargs):
+    def handle(environ, start_response):
+        if environ.get('HTTP_X_AMZ_TARGET', '').split('.')[-1] in WRITES:
+            with lock:
+                return list(app(environ, start_response))
+        return app(environ, start_response)
+    return run_simple(host, port, handle, **kwargs)
+server.run_simple = serialized_run_simple
+server.main(sys.argv[1:])
+`;
+
 /** Starts moto on a free loopback port and resolves once it answers. */
 export async function startEmulator(progress: Progress = quiet): Promise<Emulator> {
   const python = installEmulator(progress);
   const port = await freePort();
   progress(`starting moto ${MOTO_VERSION} on port ${port}`);
-  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(python, ['-c', SERIALIZED_DYNAMODB, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
