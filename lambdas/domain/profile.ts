@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import type { TokenCounter } from './tokens';
+
+/**
+ * A user profile: structured attributes only (a flat map of bounded scalars and short string lists),
+ * never free-form blobs, so what reaches a prompt is exactly the allow-listed attributes. Each
+ * attribute's rendered line and its token count are computed once, at write time.
+ */
+
+export const profileLimits = {
+  maxAttributes: 100,
+  maxStringLength: 1024,
+  maxListItems: 32,
+  maxListItemLength: 256,
+} as const;
+
+export type ProfileValue = string | number | boolean | string[];
+
+export interface ProfileLine {
+  text: string;
+  tokens: number;
+}
+
+export interface Profile {
+  userId: string;
+  version: number;
+  attributes: Record<string, ProfileValue>;
+  /** per attribute: the line the prompt shows and its tokens */
+  lines: Record<string, ProfileLine>;
+  updatedAt: string;
+}
+
+export const attributeNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a letter, then letters, digits, _ . - (at most 64)');
+
+export const profileValueSchema = z.union([
+  z.string().max(profileLimits.maxStringLength),
+  z.number().finite(),
+  z.boolean(),
+  z.array(z.string().max(profileLimits.maxListItemLength)).max(profileLimits.maxListItems),
+]);
+
+export const profileAttributesSchema = z
+  .record(attributeNameSchema, profileValueSchema)
+  .refine((attrs) => Object.keys(attrs).length <= profileLimits.maxAttributes, {
+    message: `at most ${profileLimits.maxAttributes} attributes`,
+  });
+
+export const profilePutSchema = z.strictObject({
+  expectedVersion: z.number().int().min(0),
+  attributes: profileAttributesSchema,
+});
+
+/** How an attribute reads in a prompt: `name: value`, lists comma-separated. */
+export function renderAttribute(name: string, value: ProfileValue): string {
+  return `${name}: ${Array.isArray(value) ? value.join(', ') : String(value)}`;
+}
+
+export function renderLines(attributes: Record<string, ProfileValue>, tokens: TokenCounter) {
+  const lines: Record<string, ProfileLine> = {};
+  for (const name of Object.keys(attributes).sort()) {
+    const text = renderAttribute(name, attributes[name]!);
+    lines[name] = { text, tokens: tokens.count(text) };
+  }
+  return lines;
+}
+
+export interface ProfileSliceItem {
+  name: string;
+  value: ProfileValue;
+  text: string;
+  tokens: number;
+}
+
+/** Only the allow-listed attributes the profile has, sorted by name (stable for the fingerprint). */
+export function profileSlice(profile: Profile, allow: string[]): ProfileSliceItem[] {
+  const allowed = new Set(allow);
+  return Object.keys(profile.attributes)
+    .filter((name) => allowed.has(name))
+    .sort()
+    .map((name) => {
+      const value = profile.attributes[name]!;
+      const line = profile.lines[name] ?? { text: renderAttribute(name, value), tokens: 0 };
+      return { name, value, text: line.text, tokens: line.tokens };
+    });
+}

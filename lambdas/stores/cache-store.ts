@@ -1,0 +1,82 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { env } from '../config';
+import {
+  type CacheEntry,
+  type CacheEntryInput,
+  cacheDigest,
+  cacheLimits,
+  normalizeQuestion,
+  staleReason,
+} from '../domain/cache';
+import { sessionStamp as stampOf } from '../domain/session';
+import { metrics } from '../http/observability';
+import { dynamo } from './clients';
+import { keys } from './keys';
+import { SessionStore } from './session-store';
+
+/**
+ * The output cache: answers under (normalized question, fingerprint), per tenant, with a TTL. An
+ * entry stored with a sessionId remembers that session's content stamp (turns and summary) and is a
+ * miss once it moved; an expired entry is a miss even while DynamoDB has not yet deleted it.
+ */
+export class CacheStore {
+  constructor(
+    private readonly table = env('cacheTable'),
+    private readonly sessions: Pick<SessionStore, 'get'> = new SessionStore(),
+    private readonly db: DynamoDBDocumentClient = dynamo(),
+  ) {}
+
+  async put(tenantId: string, input: CacheEntryInput): Promise<CacheEntry> {
+    const question = normalizeQuestion(input.question);
+    const now = new Date();
+    const sessionStamp =
+      input.sessionId === undefined
+        ? undefined
+        : stampOf(await this.sessions.get({ tenantId, sessionId: input.sessionId }));
+    const entry: CacheEntry = {
+      question,
+      fingerprint: input.fingerprint,
+      answer: input.answer,
+      ...(input.sessionId !== undefined ? { sessionId: input.sessionId, sessionStamp } : {}),
+      createdAt: now.toISOString(),
+      expiresAt: Math.floor(now.getTime() / 1000) + (input.ttlSeconds ?? cacheLimits.defaultTtlSeconds),
+    };
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keys.cacheEntry(tenantId, cacheDigest(question, input.fingerprint)), ...entry },
+      }),
+    );
+    return entry;
+  }
+
+  async get(tenantId: string, question: string, fingerprint: string): Promise<CacheEntry | null> {
+    const normalized = normalizeQuestion(question);
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.cacheEntry(tenantId, cacheDigest(normalized, fingerprint)),
+        ConsistentRead: true,
+      }),
+    );
+    const entry = out.Item ? toEntry(out.Item) : null;
+    const hit =
+      entry !== null &&
+      entry.question === normalized &&
+      entry.fingerprint === fingerprint &&
+      staleReason(entry, Date.now() / 1000, await this.currentStamp(tenantId, entry)) === null;
+    metrics.addMetric(hit ? 'cache_hits' : 'cache_misses', MetricUnit.Count, 1);
+    return hit ? entry : null;
+  }
+
+  private async currentStamp(tenantId: string, entry: CacheEntry): Promise<string | undefined> {
+    if (entry.sessionId === undefined) return undefined;
+    return stampOf(await this.sessions.get({ tenantId, sessionId: entry.sessionId }));
+  }
+}
+
+function toEntry(item: Record<string, unknown>): CacheEntry {
+  const { pk: _pk, ...entry } = item;
+  return entry as unknown as CacheEntry;
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { cacheDigest, normalizeQuestion, staleReason } from '../../lambdas/domain/cache';
+import { factIdOf, factInputSchema, mergeCitations, planUpsert } from '../../lambdas/domain/fact-upsert';
+import {
+  type Profile,
+  profileAttributesSchema,
+  profileSlice,
+  renderLines,
+} from '../../lambdas/domain/profile';
+
+const now = new Date('2026-11-24T12:00:00Z');
+
+describe('normalizeQuestion', () => {
+  it('lowercases, trims, collapses whitespace and strips trailing punctuation', () => {
+    expect(normalizeQuestion('  What is   the\tRefund window?!  ')).toBe('what is the refund window');
+    expect(normalizeQuestion('What is the refund window')).toBe('what is the refund window');
+    expect(normalizeQuestion('e.g. v1.2 ...')).toBe('e.g. v1.2');
+    expect(normalizeQuestion('?!')).toBe('');
+  });
+
+  it('keys by normalized question and fingerprint', () => {
+    const a = cacheDigest(normalizeQuestion('Refund?'), 'fp1');
+    expect(cacheDigest(normalizeQuestion(' refund '), 'fp1')).toBe(a);
+    expect(cacheDigest(normalizeQuestion('refund'), 'fp2')).not.toBe(a);
+  });
+
+  it('treats expired entries and moved sessions as stale', () => {
+    const entry = { question: 'q', fingerprint: 'f', answer: 'a', createdAt: '', expiresAt: 100 };
+    expect(staleReason(entry, 99)).toBeNull();
+    expect(staleReason(entry, 100)).toBe('expired');
+    const tied = { ...entry, sessionId: 's', sessionStamp: '3.0' };
+    expect(staleReason(tied, 50, '3.0')).toBeNull();
+    expect(staleReason(tied, 50, '4.0')).toBe('session_changed');
+    expect(staleReason(tied, 50, '3.7')).toBe('session_changed'); // a summary rewrite, same version
+  });
+});
+
+describe('fact upsert plan', () => {
+  const input = { key: 'plan', text: 'User is on the Pro plan', citations: [{ sessionId: 's1', seq: 3 }] };
+
+  it('derives ids from scope and key, or scope and text', () => {
+    expect(factIdOf(input)).toBe(factIdOf({ ...input, text: 'other text' }));
+    expect(factIdOf(input)).not.toBe(factIdOf({ ...input, userId: 'u1' }));
+    expect(factIdOf({ text: 'a  b' })).toBe(factIdOf({ text: ' a b' }));
+    expect(factIdOf(input)).toMatch(/^f-[0-9a-f]{32}$/);
+  });
+
+  it('creates version 1, replaces with version+1, and leaves a restatement alone', () => {
+    const first = planUpsert(null, input, 7, now);
+    expect(first).toMatchObject({ changed: true, deduplicated: false, fact: { version: 1, tokens: 7 } });
+    const same = planUpsert(first.fact, input, 7, now);
+    expect(same).toMatchObject({ changed: false, deduplicated: true, fact: first.fact });
+    const replaced = planUpsert(
+      first.fact,
+      { ...input, text: 'User is on Team', citations: [{ seq: 9 }] },
+      4,
+      now,
+    );
+    expect(replaced.fact).toMatchObject({
+      version: 2,
+      text: 'User is on Team',
+      tokens: 4,
+      citations: [{ seq: 9 }],
+    });
+    expect(replaced.fact.createdAt).toBe(first.fact.createdAt);
+  });
+
+  it('merges citations of a restated fact, distinct and capped', () => {
+    const first = planUpsert(null, input, 7, now);
+    const again = planUpsert(
+      first.fact,
+      { ...input, citations: [{ seq: 5 }, { sessionId: 's1', seq: 3 }] },
+      7,
+      now,
+    );
+    expect(again.fact.citations).toEqual([{ sessionId: 's1', seq: 3 }, { seq: 5 }]);
+    expect(mergeCitations(Array.from({ length: 40 }, (_, seq) => ({ seq }))).length).toBe(32);
+  });
+
+  it('refuses empty text and ids with #', () => {
+    expect(factInputSchema.safeParse({ text: '  ' }).success).toBe(false);
+    expect(factInputSchema.safeParse({ text: 'x', userId: 'a#b' }).success).toBe(false);
+    expect(factInputSchema.safeParse({ text: 'x', extra: 1 }).success).toBe(false);
+  });
+});
+
+describe('profiles', () => {
+  const counter = { count: (s: string) => s.split(' ').length };
+
+  it('accepts flat scalars and string lists only', () => {
+    expect(
+      profileAttributesSchema.safeParse({ tier: 'pro', seats: 3, beta: true, langs: ['en'] }).success,
+    ).toBe(true);
+    expect(profileAttributesSchema.safeParse({ nested: { a: 1 } }).success).toBe(false);
+    expect(profileAttributesSchema.safeParse({ '1bad': 'x' }).success).toBe(false);
+    expect(profileAttributesSchema.safeParse({ long: 'x'.repeat(1025) }).success).toBe(false);
+    const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`a${i}`, i]));
+    expect(profileAttributesSchema.safeParse(many).success).toBe(false);
+  });
+
+  it('slices only allow-listed attributes, sorted, with their stored lines', () => {
+    const attributes = { tier: 'pro', langs: ['en', 'de'], email: 'x@y.z', seats: 3 };
+    const profile: Profile = {
+      userId: 'u1',
+      version: 1,
+      attributes,
+      lines: renderLines(attributes, counter),
+      updatedAt: now.toISOString(),
+    };
+    const slice = profileSlice(profile, ['tier', 'seats', 'langs', 'missing']);
+    expect(slice.map((s) => s.name)).toEqual(['langs', 'seats', 'tier']);
+    expect(slice[0]).toEqual({ name: 'langs', value: ['en', 'de'], text: 'langs: en, de', tokens: 3 });
+    expect(profileSlice(profile, [])).toEqual([]);
+  });
+});
