@@ -1,0 +1,299 @@
+import type { Caps, RetrievedFact, Source } from './context';
+import { sources } from './context';
+import { BudgetTooSmallError, InputTooLargeError } from './errors';
+import type { Citation, StructuredSummary } from './facts';
+import type { StoredTurn } from './session';
+
+/**
+ * The budgeter: splits a context over its sources under hard per-source caps and a total cap, drops
+ * the least relevant items first, and renders chat-ready messages whose cost it accounts exactly as
+ * charged: stored token counts for stored text, plus framing.
+ *
+ * Framing: every chat message costs MESSAGE_OVERHEAD tokens (role and delimiters, as in the OpenAI
+ * chat format), the reply priming costs REPLY_PRIMING (charged to `input`), and every character we
+ * add around stored text (headers, bullets, ids, citations) is charged one token per UTF-8 byte, an
+ * upper bound for any BPE tokenizer, so no tokenizer runs on stored state.
+ */
+export const MESSAGE_OVERHEAD = 3;
+export const REPLY_PRIMING = 3;
+export const framingTokens = (s: string) => Buffer.byteLength(s, 'utf8');
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  name?: string;
+  toolCallId?: string;
+}
+
+/** max_turns: beyond the policy's turn window; source_cap / total_cap: the cap it did not fit. */
+export type DropReason = 'max_turns' | 'source_cap' | 'total_cap';
+export interface Drop {
+  id: string;
+  reason: DropReason;
+}
+
+export interface Section {
+  source: Source;
+  tokens: number;
+  cap: number;
+  items: number;
+  dropped: Drop[];
+  /** summary only: which form was used */
+  form?: 'full' | 'short' | 'none';
+}
+
+export interface Usage {
+  tokensTotal: number;
+  tokensFromState: number;
+  tokenTaxRatio: number;
+}
+
+export interface Clamp {
+  source: Source | 'total';
+  requested: number;
+  cap: number;
+}
+
+/** The policy's caps, lowered (never raised) by the request's; every raise attempt is reported. */
+export function effectiveCaps(policy: Caps, requested: Partial<Caps> = {}): { caps: Caps; clamped: Clamp[] } {
+  const caps = { ...policy };
+  const clamped: Clamp[] = [];
+  for (const key of ['total', ...sources] as const) {
+    const asked = requested[key];
+    if (asked === undefined) continue;
+    if (asked > policy[key]) clamped.push({ source: key, requested: asked, cap: policy[key] });
+    caps[key] = Math.min(asked, policy[key]);
+  }
+  return { caps, clamped };
+}
+
+export interface ProfileLine {
+  attr: string;
+  text: string;
+  tokens: number;
+}
+
+export interface BudgetInput {
+  caps: Caps;
+  maxTurns: number;
+  system: { text: string; tokens: number };
+  input: { text: string; tokens: number };
+  /** allow-listed attributes, in the policy's allow-list order (its priority) */
+  profile: ProfileLine[];
+  /** best first */
+  facts: RetrievedFact[];
+  summary: StructuredSummary | null;
+  /** oldest first */
+  turns: StoredTurn[];
+}
+
+export interface BudgetResult {
+  messages: ChatMessage[];
+  sections: Section[];
+  usage: Usage;
+}
+
+/** One source's allowance, drawing on the shared total. */
+class Room {
+  used = 0;
+  constructor(
+    readonly cap: number,
+    private readonly total: { left: number },
+  ) {}
+  /** Takes `cost` if it fits both caps; otherwise says which one it did not fit. */
+  take(cost: number): DropReason | null {
+    if (this.used + cost > this.cap) return 'source_cap';
+    if (cost > this.total.left) return 'total_cap';
+    this.used += cost;
+    this.total.left -= cost;
+    return null;
+  }
+}
+
+const citationText = (c: Citation) =>
+  [
+    c.sessionId && c.seq !== undefined ? `${c.sessionId}#${c.seq}` : c.seq !== undefined ? `#${c.seq}` : '',
+    c.ref ? `ref:${c.ref}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+const citesSuffix = (citations: Citation[]) => {
+  const parts = citations.map(citationText).filter(Boolean);
+  return parts.length ? ` (cites: ${parts.join('; ')})` : '';
+};
+
+/** Greedy by priority: an item that does not fit is dropped, smaller later ones may still fit. */
+function bulletPart<T>(
+  room: Room,
+  header: string,
+  items: T[],
+  render: (item: T) => { id: string; prefix: string; text: string; suffix: string; tokens: number },
+) {
+  let content = '';
+  let included = 0;
+  const dropped: Drop[] = [];
+  for (const item of items) {
+    const r = render(item);
+    const lead = included === 0 ? header : '';
+    const cost = framingTokens(lead + r.prefix + r.suffix) + r.tokens;
+    const reason = room.take(cost);
+    if (reason) {
+      dropped.push({ id: r.id, reason });
+      continue;
+    }
+    content += lead + r.prefix + r.text + r.suffix;
+    included++;
+  }
+  return { content, included, dropped };
+}
+
+/**
+ * What the two parts that can be neither dropped nor split cost; throws when they cannot fit: 422 when
+ * the system prompt exceeds its cap (or the total), 413 when the input exceeds its cap or what the
+ * total leaves after the system prompt. Callable before the stores answer, to fail fast.
+ */
+export function requiredCosts(caps: Caps, systemTokens: number, inputTokens: number) {
+  const systemCost = MESSAGE_OVERHEAD + systemTokens;
+  const systemRoom = Math.min(caps.system, caps.total);
+  if (systemCost > systemRoom) throw new BudgetTooSmallError('system', systemCost, systemRoom);
+  const inputCost = MESSAGE_OVERHEAD + inputTokens + REPLY_PRIMING;
+  const inputRoom = Math.min(caps.input, caps.total - systemCost);
+  if (inputCost > inputRoom) throw new InputTooLargeError(inputTokens, inputCost, inputRoom);
+  return { systemCost, inputCost };
+}
+
+/**
+ * Budgets and renders a context. Allocation order (who gets the total first): system prompt and
+ * input (required: 422 / 413 when they cannot fit), then history (newest first), summary, profile,
+ * facts. Message order: system (prompt, profile, facts, summary), history turns, the user's input.
+ */
+export function budget(i: BudgetInput): BudgetResult {
+  const { caps } = i;
+  const total = { left: caps.total };
+
+  const { systemCost, inputCost } = requiredCosts(caps, i.system.tokens, i.input.tokens);
+  total.left -= systemCost + inputCost;
+
+  // History: newest first and contiguous, so the conversation never has a hole in it.
+  const history = new Room(caps.history, total);
+  const historyDrops: Drop[] = [];
+  const kept: StoredTurn[] = [];
+  let stop: DropReason | null = null;
+  for (let n = i.turns.length - 1, rank = 0; n >= 0; n--, rank++) {
+    const turn = i.turns[n]!;
+    const cost = MESSAGE_OVERHEAD + turn.tokens + framingTokens((turn.name ?? '') + (turn.toolCallId ?? ''));
+    if (rank < i.maxTurns && !stop) stop = history.take(cost);
+    const reason = rank >= i.maxTurns ? 'max_turns' : stop;
+    if (reason) historyDrops.push({ id: `turn:${turn.seq}`, reason });
+    else kept.unshift(turn);
+  }
+
+  const summary = new Room(caps.summary, total);
+  const summaryPart = renderSummary(summary, i.summary);
+
+  const profile = new Room(caps.profile, total);
+  const profilePart = bulletPart(profile, '\n\n## User profile', i.profile, (l) => ({
+    id: `profile:${l.attr}`,
+    prefix: '\n- ',
+    text: l.text,
+    suffix: '',
+    tokens: l.tokens,
+  }));
+
+  const facts = new Room(caps.facts, total);
+  const factsPart = bulletPart(facts, '\n\n## Facts', i.facts, (f) => ({
+    id: `fact:${f.id}`,
+    prefix: `\n- [${f.id}] `,
+    text: f.text,
+    suffix: citesSuffix(f.citations),
+    tokens: f.tokens,
+  }));
+
+  const messages: ChatMessage[] = [
+    {
+      role: 'system',
+      content: i.system.text + profilePart.content + factsPart.content + summaryPart.content,
+    },
+    ...kept.map(
+      (t): ChatMessage => ({
+        role: t.role,
+        content: t.content,
+        ...(t.name ? { name: t.name } : {}),
+        ...(t.toolCallId ? { toolCallId: t.toolCallId } : {}),
+      }),
+    ),
+    { role: 'user', content: i.input.text },
+  ];
+
+  const section = (source: Source, tokens: number, items: number, dropped: Drop[]): Section => ({
+    source,
+    tokens,
+    cap: caps[source],
+    items,
+    dropped,
+  });
+  const sections: Section[] = [
+    section('system', systemCost, 1, []),
+    section('profile', profile.used, profilePart.included, profilePart.dropped),
+    section('facts', facts.used, factsPart.included, factsPart.dropped),
+    {
+      ...section('summary', summary.used, summaryPart.included, summaryPart.dropped),
+      form: summaryPart.form,
+    },
+    section('history', history.used, kept.length, historyDrops),
+    section('input', inputCost, 1, []),
+  ];
+  const tokensTotal = sections.reduce((n, s) => n + s.tokens, 0);
+  const tokensFromState = tokensTotal - systemCost - inputCost;
+  return {
+    messages,
+    sections,
+    usage: {
+      tokensTotal,
+      tokensFromState,
+      tokenTaxRatio: tokensTotal ? Math.round((tokensFromState / tokensTotal) * 10_000) / 10_000 : 0,
+    },
+  };
+}
+
+const SUMMARY_HEADER = '\n\n## Conversation summary';
+
+/** The full summary if it fits, else its short form, else nothing: never a part of either. */
+function renderSummary(room: Room, summary: StructuredSummary | null) {
+  const none = { content: '', included: 0, dropped: [] as Drop[], form: 'none' as const };
+  if (!summary) return none;
+  const dropped: Drop[] = [];
+  if (summary.facts.length > 0) {
+    const lines = summary.facts.map((f) => ({
+      framing: `\n- [${f.key}] ${citesSuffix(f.citations)}`,
+      text: `\n- [${f.key}] ${f.text}${citesSuffix(f.citations)}`,
+      tokens: f.tokens,
+    }));
+    const cost = lines.reduce(
+      (n, l) => n + framingTokens(l.framing) + l.tokens,
+      framingTokens(SUMMARY_HEADER),
+    );
+    const reason = room.take(cost);
+    if (!reason) {
+      return {
+        content: SUMMARY_HEADER + lines.map((l) => l.text).join(''),
+        included: lines.length,
+        dropped,
+        form: 'full' as const,
+      };
+    }
+    dropped.push({ id: 'summary:full', reason });
+  }
+  if (summary.short.text) {
+    const reason = room.take(framingTokens(`${SUMMARY_HEADER}\n`) + summary.short.tokens);
+    if (!reason)
+      return {
+        content: `${SUMMARY_HEADER}\n${summary.short.text}`,
+        included: 1,
+        dropped,
+        form: 'short' as const,
+      };
+    dropped.push({ id: 'summary:short', reason });
+  }
+  return { ...none, dropped };
+}
