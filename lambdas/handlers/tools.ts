@@ -1,0 +1,126 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { envInt } from '../config';
+import { NotFoundError } from '../domain/errors';
+import { idSchema } from '../domain/ids';
+import { labelSchema, routeSchema, toolSchema } from '../domain/policy';
+import { validateToolArguments } from '../domain/tool-args';
+import { argumentsHash, preferredWaitSeconds, toolCallLimits } from '../domain/tool-call';
+import {
+  executeToolCall,
+  type ToolCallObserver,
+  type ToolCallRecords,
+  type ToolRunner,
+} from '../domain/tool-execution';
+import { parseWith } from '../domain/validation';
+import { httpApi } from '../http/middleware';
+import { metrics } from '../http/observability';
+import { keys } from '../stores/keys';
+import { type PinnedPolicy, type PolicySelector, PolicyStore } from '../stores/policy-store';
+import { SessionStore } from '../stores/session-store';
+import { ToolCallStore } from '../stores/tool-call-store';
+import { httpRunner, lambdaRunner, runnerFor } from '../stores/tool-runners';
+
+const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
+/** A label or the latest version may move: re-resolve it this often. A version number never moves. */
+const MOVABLE_POLICY_TTL_MS = 10_000;
+
+/** `route`, `route:3` (pinned version) or `route:label`. */
+const routeRefSchema = z
+  .string()
+  .default('default')
+  .transform((s, ctx) => {
+    const [route, pin, ...rest] = s.split(':');
+    if (
+      rest.length ||
+      !routeSchema.safeParse(route).success ||
+      (pin !== undefined && !/^\d+$/.test(pin) && !labelSchema.safeParse(pin).success)
+    ) {
+      ctx.addIssue({ code: 'custom', message: 'expected route, route:version or route:label' });
+      return z.NEVER;
+    }
+    const selector: PolicySelector =
+      pin === undefined ? { latest: true } : /^\d+$/.test(pin) ? { version: Number(pin) } : { label: pin };
+    return { route: route!, selector };
+  });
+
+const invokeBody = z.strictObject({
+  stepIndex: z.number().int().min(0).max(1_000_000),
+  arguments: z.unknown().default({}),
+  route: routeRefSchema,
+});
+
+/** Composition root: stores and runners this Lambda uses (replaceable in tests). */
+export const deps: {
+  records?: ToolCallRecords;
+  runner?: ToolRunner;
+  sessions?: SessionStore;
+  policies?: PolicyStore;
+} = {};
+const sessions = () => (deps.sessions ??= new SessionStore());
+const records = () => (deps.records ??= new ToolCallStore(sessions()));
+const runner = () => (deps.runner ??= runnerFor({ http: httpRunner, lambda: lambdaRunner() }));
+const policies = () => (deps.policies ??= new PolicyStore());
+
+const policyCache = new Map<string, { pinned: PinnedPolicy; until: number }>();
+async function policyOf(route: string, selector: PolicySelector): Promise<PinnedPolicy> {
+  const cacheKey = `${route}|${JSON.stringify(selector)}`;
+  const hit = policyCache.get(cacheKey);
+  if (hit && hit.until > Date.now()) return hit.pinned;
+  const pinned = await policies().get(route, selector);
+  policyCache.set(cacheKey, {
+    pinned,
+    until: 'version' in selector ? Number.POSITIVE_INFINITY : Date.now() + MOVABLE_POLICY_TTL_MS,
+  });
+  return pinned;
+}
+
+const observe: ToolCallObserver = (what, durationMs) => {
+  if (what === 'invoked') {
+    metrics.addMetric('tool_invocations', MetricUnit.Count, 1);
+    metrics.addMetric('tool_duration_ms', MetricUnit.Milliseconds, durationMs ?? 0);
+  } else if (what === 'replayed') metrics.addMetric('tool_replays', MetricUnit.Count, 1);
+  else if (what === 'conflict') metrics.addMetric('tool_conflicts', MetricUnit.Count, 1);
+  else metrics.addMetric('tool_takeovers', MetricUnit.Count, 1);
+};
+
+export const handler = httpApi({
+  'POST /v1/sessions/{sessionId}/tools/{toolName}/invocations': async (req) => {
+    const ref = { tenantId: req.tenantId, sessionId: parseWith(idSchema, req.params.sessionId, 'sessionId') };
+    const toolName = parseWith(toolSchema.shape.name, req.params.toolName, 'toolName');
+    const body = parseWith(invokeBody, req.body ?? {});
+    const [pinned, session] = await Promise.all([
+      policyOf(body.route.route, body.route.selector),
+      sessions().get(ref),
+    ]);
+    const tool = pinned.policy.tools.find((t) => t.name === toolName);
+    if (!tool) throw new NotFoundError('tool', toolName);
+    validateToolArguments({ route: pinned.route, policyVersion: pinned.version, tool }, body.arguments);
+    // Tool calls belong to a conversation: the app creates the session (POST /turns) first.
+    if (!session) throw new NotFoundError('session', ref.sessionId);
+
+    const waitSeconds = preferredWaitSeconds(req.headers.prefer);
+    const answer = await executeToolCall(
+      { records: records(), runner: runner(), observe },
+      {
+        ref,
+        key: keys.toolCall(ref.tenantId, ref.sessionId, body.stepIndex, toolName).pk,
+        tool,
+        args: body.arguments,
+        waitSeconds,
+        claim: {
+          argsHash: argumentsHash(body.arguments),
+          toolName,
+          stepIndex: body.stepIndex,
+          policyVersion: pinned.version,
+          lockMs: tool.timeoutMs + envInt('toolLockMarginMs', toolCallLimits.defaultLockMarginMs),
+          ttlSeconds: envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS),
+        },
+      },
+    );
+    return {
+      body: answer,
+      headers: waitSeconds ? { 'preference-applied': `wait=${waitSeconds}` } : undefined,
+    };
+  },
+});
