@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { VersionConflictError } from '../errors';
+import type { FactWriter, StructuredSummary } from '../facts';
+import { idSchema, tenantIdSchema } from '../ids';
+import { type Policy, routeSchema } from '../policy';
+import type { SessionEvent, SessionRef, SessionState, StoredTurn } from '../session';
+import { applyEvent } from '../session';
+import { durableKinds, kindOf, type SummarizerEngine } from './engine';
+
+/**
+ * One summarization job, start to end, against ports only (no AWS here): read the turns since the
+ * summary's watermark, summarize, upsert durable facts, and write the summary by compare-and-swap.
+ * Idempotent: a job whose events the summary already covers does nothing.
+ */
+
+/** The SQS message body. lastSeq is the log position the triggering append reached. */
+export const summaryJobSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  sessionId: idSchema,
+  version: z.number().int().min(1),
+  lastSeq: z.number().int().min(1),
+  route: routeSchema,
+  userId: idSchema.optional(),
+});
+export type SummaryJob = z.infer<typeof summaryJobSchema>;
+
+export type SummarySettings = Policy['summary'];
+
+/** The trigger: enough of the conversation is not yet in the summary. */
+export const needsSummary = (state: SessionState, settings: SummarySettings) =>
+  state.tokenCounts.unsummarized > 0 && state.tokenCounts.unsummarized >= settings.triggerTokens;
+
+/** The session operations the job needs (SessionStore has them). */
+export interface SessionPort {
+  get(ref: SessionRef): Promise<SessionState | null>;
+  commit(
+    ref: SessionRef,
+    mutate: (prev: SessionState | null) => { state: SessionState; events: SessionEvent[] },
+    opts: { expectedVersion?: number },
+  ): Promise<SessionState>;
+  listEvents(
+    ref: SessionRef,
+    after: number,
+    limit: number,
+  ): Promise<{ events: SessionEvent[]; next: number | null }>;
+}
+
+export interface SummaryPorts {
+  sessions: SessionPort;
+  facts: FactWriter;
+  settingsOf(route: string): Promise<SummarySettings>;
+  engineFor(settings: SummarySettings): SummarizerEngine;
+  now(): string;
+}
+
+export type JobOutcome =
+  | { status: 'covered' | 'below_trigger' | 'missing' }
+  | {
+      status: 'summarized';
+      summary: StructuredSummary;
+      /** every turn token the summary now stands for */
+      transcriptTokens: number;
+      factsWritten: number;
+      factsDeduplicated: number;
+      /** CAS attempts it took (1 = no conflict) */
+      attempts: number;
+    };
+
+const EVENTS_PAGE = 200;
+/** CAS retries when appends land between our read and our write; the same summary is reapplied. */
+const MAX_CAS_ATTEMPTS = 6;
+/** Fresh starts when another summary landed first (rare: FIFO runs one job per session at a time). */
+const MAX_RUNS = 3;
+
+/** Thrown inside the mutation to leave commit() without writing. */
+class Abandon extends Error {
+  constructor(readonly why: 'covered' | 'stale' | 'missing') {
+    super(why);
+  }
+}
+
+export async function runSummaryJob(job: SummaryJob, ports: SummaryPorts): Promise<JobOutcome> {
+  const ref: SessionRef = { tenantId: job.tenantId, sessionId: job.sessionId };
+  for (let run = 1; ; run++) {
+    const state = await ports.sessions.get(ref);
+    if (!state) return { status: 'missing' };
+    const watermark = state.summary?.watermarkSeq ?? 0;
+    if (watermark >= job.lastSeq || state.tokenCounts.unsummarized === 0) return { status: 'covered' };
+    const settings = await ports.settingsOf(job.route);
+    // A job queued before an earlier job summarized these turns: wait for the next trigger.
+    if (!needsSummary(state, settings)) return { status: 'below_trigger' };
+
+    const turns = await turnsBetween(ports.sessions, ref, watermark, state.lastSeq);
+    const { summary, extracted } = await ports.engineFor(settings).summarize({
+      sessionId: ref.sessionId,
+      previous: state.summary,
+      turns,
+      watermarkSeq: state.lastSeq,
+      caps: { maxTokens: settings.maxTokens, shortMaxTokens: settings.shortMaxTokens },
+      at: ports.now(),
+    });
+
+    // Facts first: if the session write fails, the retry upserts them again (deduplicated by key);
+    // the other order could mark the turns summarized and lose their facts.
+    let factsWritten = 0;
+    let factsDeduplicated = 0;
+    for (const fact of extracted.filter((f) => durableKinds.has(kindOf(f.key)))) {
+      const out = await ports.facts.upsert(job.tenantId, {
+        ...(job.userId ? { userId: job.userId } : {}),
+        key: job.userId ? fact.key : `session:${job.sessionId}:${fact.key}`,
+        text: fact.text,
+        citations: fact.citations.map((c) => ({ sessionId: job.sessionId, ...c })),
+      });
+      if (out.deduplicated) factsDeduplicated++;
+      else factsWritten++;
+    }
+
+    const coveredTokens = turns.reduce((n, t) => n + t.tokens, 0);
+    const result = await writeSummary(ports.sessions, ref, state, summary, coveredTokens);
+    if (result === 'stale' && run < MAX_RUNS) continue;
+    if (result === 'stale') throw new Error(`summary of ${ref.sessionId} kept going stale`);
+    if (result === 'covered' || result === 'missing') return { status: result };
+    return {
+      status: 'summarized',
+      summary,
+      transcriptTokens: state.tokenCounts.total,
+      factsWritten,
+      factsDeduplicated,
+      attempts: result.attempts,
+    };
+  }
+}
+
+/** The turns after `after` up to and including `until`, paging through the log. */
+async function turnsBetween(sessions: SessionPort, ref: SessionRef, after: number, until: number) {
+  const turns: StoredTurn[] = [];
+  let cursor = after;
+  for (;;) {
+    const page = await sessions.listEvents(ref, cursor, EVENTS_PAGE);
+    for (const e of page.events) {
+      if (e.seq > until) return turns;
+      if (e.type === 'turn_appended') turns.push(e.data.turn);
+    }
+    if (page.next === null || page.events.length === 0) return turns;
+    cursor = page.next;
+  }
+}
+
+/**
+ * Compare-and-swap of the summary onto the version we read; on conflict, rehydrate and reapply the
+ * same summary onto the newer state. Turns appended meanwhile come after the watermark and stay
+ * unsummarized: the event subtracts only the tokens this summary covers.
+ */
+async function writeSummary(
+  sessions: SessionPort,
+  ref: SessionRef,
+  read: SessionState,
+  summary: StructuredSummary,
+  coveredTokens: number,
+): Promise<{ attempts: number } | 'covered' | 'stale' | 'missing'> {
+  const readWatermark = read.summary?.watermarkSeq ?? 0;
+  let expectedVersion = read.version;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sessions.commit(
+        ref,
+        (prev) => {
+          if (!prev) throw new Abandon('missing');
+          const watermark = prev.summary?.watermarkSeq ?? 0;
+          if (watermark >= summary.watermarkSeq) throw new Abandon('covered');
+          if (watermark !== readWatermark) throw new Abandon('stale');
+          const event: SessionEvent = {
+            seq: prev.lastSeq + 1,
+            type: 'summary_updated',
+            at: summary.updatedAt,
+            // Derived state: the version (the app's CAS token) and the session's TTL stay as they are.
+            data: {
+              version: prev.version,
+              expiresAt: prev.expiresAt,
+              summary,
+              unsummarized: Math.max(0, prev.tokenCounts.unsummarized - coveredTokens),
+            },
+          };
+          return { state: applyEvent(prev, ref, event), events: [event] };
+        },
+        { expectedVersion },
+      );
+      return { attempts: attempt };
+    } catch (err) {
+      if (err instanceof Abandon) return err.why;
+      if (!(err instanceof VersionConflictError) || attempt >= MAX_CAS_ATTEMPTS) throw err;
+      expectedVersion = Number(err.details?.currentVersion);
+    }
+  }
+}
