@@ -12,6 +12,15 @@ export const envNames = {
   policyPrefix: 'CP_POLICY_PREFIX',
   sessionTtlSeconds: 'CP_SESSION_TTL_SECONDS',
   eventRetentionSeconds: 'CP_EVENT_RETENTION_SECONDS',
+  factsTable: 'CP_FACTS_TABLE',
+  profilesTable: 'CP_PROFILES_TABLE',
+  cacheTable: 'CP_CACHE_TABLE',
+  /** the context builder's deadline per store read (a late store is left out, reported as degraded) */
+  storeDeadlineMs: 'CP_STORE_DEADLINE_MS',
+  /** how long a policy label (or latest) stays resolved in a warm Lambda */
+  policyLabelTtlMs: 'CP_POLICY_LABEL_TTL_MS',
+  /** a tool call's lock outlives the tool's timeout by this much (tests shorten it) */
+  toolLockMarginMs: 'CP_TOOL_LOCK_MARGIN_MS',
 } as const;
 
 export type EnvKey = keyof typeof envNames;

@@ -2,7 +2,17 @@
  * The HTTP surface, as data: which Lambda serves which route. The CDK construct wires API Gateway
  * from this table and the local dev server dispatches with it, so the two cannot drift.
  */
-export const functionNames = ['sessions', 'health'] as const;
+export const functionNames = [
+  'sessions',
+  'health',
+  'tools',
+  'facts',
+  'profiles',
+  'cache',
+  'context',
+  // no route: consumes the summary queue (see queueConsumers)
+  'summarizer',
+] as const;
 export type FunctionName = (typeof functionNames)[number];
 
 export interface RouteSpec {
@@ -18,10 +28,20 @@ export const routes: RouteSpec[] = [
   { method: 'POST', path: '/v1/sessions/{sessionId}/turns', fn: 'sessions' },
   { method: 'GET', path: '/v1/sessions/{sessionId}', fn: 'sessions' },
   { method: 'GET', path: '/v1/sessions/{sessionId}/events', fn: 'sessions' },
+  { method: 'POST', path: '/v1/sessions/{sessionId}/context', fn: 'context' },
+  { method: 'POST', path: '/v1/sessions/{sessionId}/tools/{toolName}/invocations', fn: 'tools' },
+  { method: 'POST', path: '/v1/facts', fn: 'facts' },
+  { method: 'GET', path: '/v1/facts', fn: 'facts' },
+  { method: 'PUT', path: '/v1/users/{userId}/profile', fn: 'profiles' },
+  { method: 'GET', path: '/v1/users/{userId}/profile', fn: 'profiles' },
+  { method: 'PUT', path: '/v1/cache', fn: 'cache' },
+  { method: 'GET', path: '/v1/cache', fn: 'cache' },
 ];
 
 /** Where each function's handler module lives, relative to the repository root. */
 export const entryOf = (fn: FunctionName | 'authorizer' | string) => `lambdas/handlers/${fn}.ts`;
 
 /** Queues whose messages a function consumes (an SQS event source in AWS, a poller locally). */
-export const queueConsumers: { queueEnv: string; fn: string }[] = [];
+export const queueConsumers: { queueEnv: string; fn: string }[] = [
+  { queueEnv: 'CP_SUMMARY_QUEUE_URL', fn: 'summarizer' },
+];

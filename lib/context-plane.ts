@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -8,6 +8,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -16,6 +17,7 @@ import { Construct } from 'constructs';
 import { type EnvKey, envNames } from '../lambdas/config';
 import { defaultPolicy, policySchema } from '../lambdas/domain/policy';
 import { entryOf, type FunctionName, routes } from '../lambdas/routes';
+import { contextDashboard } from './dashboard';
 
 export interface ContextPlaneProps {
   /** Policy routes to create an SSM parameter for, each holding the default policy. @default ['default'] */
@@ -28,8 +30,17 @@ export interface ContextPlaneProps {
   readonly eventRetention?: Duration;
   /** Receives of a summarization job before it goes to the dead-letter queue. @default 5 */
   readonly summaryMaxReceiveCount?: number;
+  /** Bedrock models (or inference profiles) the summarizer may call when a policy picks the bedrock engine.
+   * @default every foundation model, and this account's inference profiles in this region */
+  readonly summaryModelArns?: string[];
   /** What happens to the tables when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** Context build: deadline per store read; a late store is left out and reported. @default 800 ms */
+  readonly storeDeadline?: Duration;
+  /** Context build: how long a policy label (or latest) stays resolved in a warm Lambda. @default 30 s */
+  readonly policyLabelTtl?: Duration;
+  /** Alarm when the context function's p95 duration stays above this. @default 1 s */
+  readonly contextLatencyThreshold?: Duration;
 }
 
 /** A table of ours: its key schema and the environment variable that carries its name. */
@@ -46,6 +57,8 @@ interface FunctionSpec {
   /** bundle tiktoken's WASM next to the handler */
   tokenizes?: boolean;
   memorySize?: number;
+  /** @default 15 seconds */
+  timeout?: Duration;
 }
 
 const ROOT = path.join(__dirname, '..');
@@ -56,7 +69,9 @@ const ROOT = path.join(__dirname, '..');
  * one SSM parameter per policy route; and the HTTP API with its authorizer and handlers.
  */
 export class ContextPlane extends Construct {
-  readonly tables: Readonly<Record<'sessions' | 'events' | 'idempotency' | 'tenants', dynamodb.Table>>;
+  readonly tables: Readonly<
+    Record<'sessions' | 'events' | 'idempotency' | 'tenants' | 'facts' | 'profiles' | 'cache', dynamodb.Table>
+  >;
   readonly summaryQueue: sqs.Queue;
   readonly summaryDeadLetterQueue: sqs.Queue;
   readonly deadLetterAlarm: cloudwatch.Alarm;
@@ -64,6 +79,8 @@ export class ContextPlane extends Construct {
   readonly policyParameters: Readonly<Record<string, ssm.StringParameter>>;
   readonly api: apigw.HttpApi;
   readonly functions: Readonly<Record<FunctionName | 'authorizer', NodejsFunction>>;
+  readonly contextLatencyAlarm: cloudwatch.Alarm;
+  readonly dashboard: cloudwatch.Dashboard;
 
   private readonly removalPolicy: RemovalPolicy;
   private readonly environment: Record<string, string> = {};
@@ -81,15 +98,26 @@ export class ContextPlane extends Construct {
       }),
       idempotency: this.table('Idempotency', { env: 'idempotencyTable', ttl: true }),
       tenants: this.table('Tenants', { env: 'tenantsTable' }),
+      // Facts and their inverted index (term postings, pinned list) share one table: pk + sk.
+      facts: this.table('Facts', {
+        env: 'factsTable',
+        sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      }),
+      profiles: this.table('Profiles', { env: 'profilesTable' }),
+      cache: this.table('Cache', { env: 'cacheTable', ttl: true }),
     };
 
+    // Explicit .fifo names: some CloudFormation implementations (moto) do not derive them.
+    const queueBase = Names.uniqueResourceName(this, { maxLength: 60 });
     this.summaryDeadLetterQueue = new sqs.Queue(this, 'SummaryDLQ', {
+      queueName: `${queueBase}-summary-dlq.fifo`,
       fifo: true,
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
     });
     this.summaryQueue = new sqs.Queue(this, 'SummaryQueue', {
+      queueName: `${queueBase}-summary.fifo`,
       fifo: true,
       visibilityTimeout: Duration.seconds(180),
       enforceSSL: true,
@@ -131,6 +159,13 @@ export class ContextPlane extends Construct {
       (props.eventRetention ?? Duration.days(30)).toSeconds(),
     );
 
+    this.environment[envNames.storeDeadlineMs] = String(
+      (props.storeDeadline ?? Duration.millis(800)).toMilliseconds(),
+    );
+    this.environment[envNames.policyLabelTtlMs] = String(
+      (props.policyLabelTtl ?? Duration.seconds(30)).toMilliseconds(),
+    );
+
     const t = this.tables;
     const policyArn = Stack.of(this).formatArn({
       service: 'ssm',
@@ -145,6 +180,9 @@ export class ContextPlane extends Construct {
           'eventsTable',
           'idempotencyTable',
           'tenantsTable',
+          'factsTable',
+          'profilesTable',
+          'cacheTable',
           'summaryQueueUrl',
           'policyPrefix',
         ],
@@ -185,12 +223,127 @@ export class ContextPlane extends Construct {
           );
         },
       },
+      tools: {
+        env: [
+          'idempotencyTable',
+          'sessionsTable',
+          'eventsTable',
+          'policyPrefix',
+          'sessionTtlSeconds',
+          'eventRetentionSeconds',
+        ],
+        // A tool may run 60 s (the registry's cap) after a wait of up to 10 s (Prefer: wait), plus the writes.
+        timeout: Duration.seconds(90),
+        grant: (f) => {
+          t.idempotency.grantReadWriteData(f);
+          // The tool_invoked event: session item (lastSeq) and event log, in one transaction.
+          t.sessions.grantReadWriteData(f);
+          t.events.grantReadWriteData(f);
+          f.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
+          );
+          // Lambda tools come from the registry at run time: any function of this account and region.
+          f.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['lambda:InvokeFunction'],
+              resources: [
+                Stack.of(this).formatArn({
+                  service: 'lambda',
+                  resource: 'function',
+                  resourceName: '*',
+                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+                }),
+              ],
+            }),
+          );
+        },
+      },
+      facts: { env: ['factsTable'], tokenizes: true, grant: (f) => t.facts.grantReadWriteData(f) },
+      profiles: { env: ['profilesTable'], tokenizes: true, grant: (f) => t.profiles.grantReadWriteData(f) },
+      cache: {
+        env: ['cacheTable', 'sessionsTable', 'eventsTable'],
+        grant: (f) => {
+          t.cache.grantReadWriteData(f);
+          // One consistent GetItem of the session: an entry tied to a session misses once it moved.
+          t.sessions.grantReadData(f);
+        },
+      },
+      context: {
+        env: [
+          'sessionsTable',
+          'factsTable',
+          'profilesTable',
+          'policyPrefix',
+          'storeDeadlineMs',
+          'policyLabelTtlMs',
+        ],
+        tokenizes: true,
+        // Read only, and only the calls the builder makes: one item, one profile, fact postings + facts.
+        grant: (f) => {
+          const read = (actions: string[], tables: dynamodb.Table[]) =>
+            f.addToRolePolicy(new iam.PolicyStatement({ actions, resources: tables.map((x) => x.tableArn) }));
+          read(['dynamodb:GetItem'], [t.sessions, t.profiles]);
+          read(['dynamodb:Query', 'dynamodb:BatchGetItem'], [t.facts]);
+          f.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
+          );
+        },
+      },
+      summarizer: {
+        env: ['sessionsTable', 'eventsTable', 'factsTable', 'policyPrefix', 'eventRetentionSeconds'],
+        tokenizes: true,
+        // A Bedrock call can take tens of seconds; the queue's visibility timeout (180 s) stays above 6x this.
+        timeout: Duration.seconds(30),
+        grant: (f) => {
+          t.sessions.grantReadWriteData(f);
+          t.events.grantReadWriteData(f);
+          t.facts.grantReadWriteData(f);
+          f.addToRolePolicy(
+            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
+          );
+          // Converse is authorized as bedrock:InvokeModel on the model (or inference profile) it names.
+          f.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['bedrock:InvokeModel'],
+              resources: props.summaryModelArns ?? [
+                Stack.of(this).formatArn({
+                  service: 'bedrock',
+                  region: '*',
+                  account: '',
+                  resource: 'foundation-model/*',
+                }),
+                Stack.of(this).formatArn({ service: 'bedrock', resource: 'inference-profile/*' }),
+              ],
+            }),
+          );
+          f.addEventSource(
+            new SqsEventSource(this.summaryQueue, { batchSize: 10, reportBatchItemFailures: true }),
+          );
+        },
+      },
     };
     this.functions = Object.fromEntries(
       Object.entries(specs).map(([name, spec]) => [name, this.fn(name, spec)]),
     ) as Record<FunctionName | 'authorizer', NodejsFunction>;
 
     this.api = this.httpApi();
+    const latencyThresholdMs = (props.contextLatencyThreshold ?? Duration.seconds(1)).toMilliseconds();
+    this.contextLatencyAlarm = this.functions.context
+      .metricDuration({ statistic: 'p95', period: Duration.minutes(5) })
+      .createAlarm(this, 'ContextLatencyAlarm', {
+        alarmDescription: 'p95 context-build latency (context function duration) is above its threshold',
+        threshold: latencyThresholdMs,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.dashboard = contextDashboard(
+      this,
+      this.functions.context,
+      this.contextLatencyAlarm,
+      latencyThresholdMs,
+    );
   }
 
   private table(id: string, spec: TableSpec): dynamodb.Table {
@@ -217,7 +370,7 @@ export class ContextPlane extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: spec.memorySize ?? 512,
-      timeout: Duration.seconds(15),
+      timeout: spec.timeout ?? Duration.seconds(15),
       projectRoot: ROOT,
       depsLockFilePath: path.join(ROOT, 'package-lock.json'),
       environment: {

@@ -8,6 +8,8 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** response headers the error calls for (Retry-After) */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = new.target.name;
@@ -59,5 +61,69 @@ export class StoreUnavailableError extends AppError {
   constructor(store: string, cause?: unknown) {
     super(503, 'store_unavailable', `${store} is unavailable`, { store });
     if (cause) this.cause = cause;
+  }
+}
+
+export class ToolCallInProgressError extends AppError {
+  constructor(idempotencyKey: string, retryAfterSeconds: number, lockExpiresInSeconds: number) {
+    super(
+      409,
+      'in_progress',
+      `tool call '${idempotencyKey}' is in progress; retry after ${retryAfterSeconds} s or send Prefer: wait=N`,
+      { idempotencyKey, retryAfterSeconds, lockExpiresInSeconds },
+      { 'retry-after': String(retryAfterSeconds) },
+    );
+  }
+}
+
+export class IdempotencyKeyReusedError extends AppError {
+  constructor(idempotencyKey: string) {
+    super(422, 'idempotency_key_reused', `tool call '${idempotencyKey}' was made with other arguments`, {
+      idempotencyKey,
+    });
+  }
+}
+
+/** The tool failed in a way worth retrying (timeout, 5xx, network): nothing was recorded. */
+export class ToolUnavailableError extends AppError {
+  constructor(toolName: string, reason: string, message: string, details: Record<string, unknown> = {}) {
+    super(
+      reason === 'timeout' ? 504 : 502,
+      reason === 'timeout' ? 'tool_timeout' : 'tool_unavailable',
+      message,
+      {
+        toolName,
+        reason,
+        retryable: true,
+        ...details,
+      },
+    );
+  }
+}
+
+/** The request's input alone does not fit its cap (or what the total leaves after the system prompt). */
+export class InputTooLargeError extends AppError {
+  constructor(tokens: number, needed: number, cap: number) {
+    super(
+      413,
+      'input_too_large',
+      `input needs ${needed} tokens (${tokens} of text), the budget allows ${cap}`,
+      {
+        tokens,
+        needed,
+        cap,
+      },
+    );
+  }
+}
+
+/** A part that can be neither dropped nor split (the system prompt) does not fit its cap. */
+export class BudgetTooSmallError extends AppError {
+  constructor(source: string, needed: number, cap: number) {
+    super(422, 'budget_too_small', `${source} needs ${needed} tokens, the budget allows ${cap}`, {
+      source,
+      needed,
+      cap,
+    });
   }
 }

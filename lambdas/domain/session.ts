@@ -174,5 +174,12 @@ export function fold(prev: SessionState | null, ref: SessionRef, events: Session
   return state;
 }
 
+/**
+ * What anything derived from a session's content depends on: its turns (version) and its summary
+ * (watermark). Summaries are rewritten without a version bump, so the version alone is not enough.
+ */
+export const sessionStamp = (state: SessionState | null): string =>
+  state ? `${state.version}.${state.summary?.watermarkSeq ?? 0}` : '0.0';
+
 /** Rebuilds a session from its full event log. */
 export const replay = (ref: SessionRef, events: SessionEvent[]): SessionState => fold(null, ref, events);

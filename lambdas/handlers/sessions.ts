@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { envInt } from '../config';
+import { parseRouteRef } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import { appendTurns, type SessionRef, sessionLimits, turnInputSchema } from '../domain/session';
@@ -9,12 +10,17 @@ import { parseWith } from '../domain/validation';
 import { type ApiRequest, httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
 import { SessionStore } from '../stores/session-store';
+import { SummaryTrigger } from '../stores/summary-jobs';
 
 const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
 
 const appendBody = z.strictObject({
   expectedVersion: z.number().int().min(0),
   turns: z.array(turnInputSchema).min(1).max(sessionLimits.maxTurnsPerAppend),
+  /** the policy route whose summary settings apply (trigger, caps, engine); `name`, `name@3` or `name:label` */
+  route: z.string().min(1).max(200).default('default'),
+  /** whose long-term facts the summarizer writes; without it they stay scoped to this session */
+  userId: idSchema.optional(),
 });
 
 const eventsQuery = z.object({
@@ -23,10 +29,16 @@ const eventsQuery = z.object({
 });
 
 /** Composition root: the store and token counter this Lambda uses (replaceable in tests). */
-export const deps: { sessions?: SessionStore; tokens: TokenCounter } = { tokens: tiktokenCounter };
+export const deps: { sessions?: SessionStore; tokens: TokenCounter; summaryTrigger?: SummaryTrigger } = {
+  tokens: tiktokenCounter,
+};
 const sessions = () => {
   deps.sessions ??= new SessionStore();
   return deps.sessions;
+};
+const summaryTrigger = () => {
+  deps.summaryTrigger ??= new SummaryTrigger();
+  return deps.summaryTrigger;
 };
 
 const refOf = (req: ApiRequest): SessionRef => ({
@@ -38,6 +50,7 @@ export const handler = httpApi({
   'POST /v1/sessions/{sessionId}/turns': async (req) => {
     const ref = refOf(req);
     const body = parseWith(appendBody, req.body);
+    parseRouteRef(body.route); // a bad route is a 400 before anything is written
     // Counted once, here, at write time; the read path never re-tokenizes stored turns.
     const turns = body.turns.map((t) => ({ ...t, tokens: deps.tokens.count(t.content) }));
     const started = performance.now();
@@ -53,6 +66,8 @@ export const handler = httpApi({
     );
     metrics.addMetric('state_write_ms', MetricUnit.Milliseconds, performance.now() - started);
     metrics.addMetric('turns_appended', MetricUnit.Count, turns.length);
+    // After the commit, never failing it: a cached policy read and, past the threshold, one SQS send.
+    await summaryTrigger().afterAppend(state, body.route, body.userId);
     return {
       body: {
         version: state.version,

@@ -97,7 +97,7 @@ function httpBoundary(): middy.MiddlewareObj<HttpEvent, Result> {
       metrics.addMetric(`http_${appError.status >= 500 ? '5xx' : '4xx'}`, MetricUnit.Count, 1);
       request.response = withCorrelation(request.event, {
         statusCode: appError.status,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...appError.headers },
         body: JSON.stringify({
           error: { code: appError.code, message: appError.message, details: appError.details ?? {} },
         }),

@@ -1,4 +1,6 @@
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -10,6 +12,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 let ddb: DynamoDBDocumentClient | undefined;
 let sqs: SQSClient | undefined;
 let ssm: SSMClient | undefined;
+let lambda: LambdaClient | undefined;
 
 export function dynamo(): DynamoDBDocumentClient {
   ddb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -26,4 +29,18 @@ export function sqsClient(): SQSClient {
 export function ssmClient(): SSMClient {
   ssm ??= new SSMClient({});
   return ssm;
+}
+
+/** Tool invocations: no SDK retries, so a failed invoke is classified once by the tool executor. */
+export function lambdaClient(): LambdaClient {
+  lambda ??= new LambdaClient({ maxAttempts: 1 });
+  return lambda;
+}
+
+let bedrock: BedrockRuntimeClient | undefined;
+
+/** The summarizer's Bedrock engine (endpoint from AWS_ENDPOINT_URL_BEDROCK_RUNTIME when set). */
+export function bedrockClient(): BedrockRuntimeClient {
+  bedrock ??= new BedrockRuntimeClient({});
+  return bedrock;
 }

@@ -17,4 +17,24 @@ export const keys = {
   /** tenants table: looked up by the hash of an API key; the key itself is never stored. */
   apiKey: (keyHash: string) => ({ pk: `KEY#${keyHash}` }),
   tenant: (tenantId: string) => ({ pk: `${t(tenantId)}#TENANT` }),
+  /** facts table: one item per fact; scope is a userId or '*' (tenant-wide, not a valid id). */
+  fact: (tenantId: string, factId: string) => ({ pk: `${t(tenantId)}#FACT#${factId}`, sk: 'FACT' }),
+  /** facts table: a term's postings list in a scope, newest first (sk = recency rank, then fact id). */
+  factTerm: (tenantId: string, scope: string, term: string) => ({
+    pk: `${t(tenantId)}#FS#${scope}#TERM#${term}`,
+  }),
+  factPosting: (tenantId: string, scope: string, term: string, rank: string) => ({
+    pk: `${t(tenantId)}#FS#${scope}#TERM#${term}`,
+    sk: rank,
+  }),
+  /** facts table: the pinned facts of a scope (always candidates, whatever the query). */
+  pinnedFacts: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#FS#${scope}#PINNED` }),
+  pinnedFact: (tenantId: string, scope: string, factId: string) => ({
+    pk: `${t(tenantId)}#FS#${scope}#PINNED`,
+    sk: factId,
+  }),
+  /** profiles table: one item per user. */
+  profile: (tenantId: string, userId: string) => ({ pk: `${t(tenantId)}#U#${userId}#PROFILE` }),
+  /** cache table: one item per (normalized question, fingerprint) digest. */
+  cacheEntry: (tenantId: string, digest: string) => ({ pk: `${t(tenantId)}#CACHE#${digest}` }),
 } as const;

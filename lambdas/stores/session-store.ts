@@ -1,5 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { env, envInt } from '../config';
 import { VersionConflictError } from '../domain/errors';
@@ -17,6 +22,9 @@ export interface CommitOptions {
   /** compare-and-swap: the version the caller last saw (0 = the session must not exist). Omit for
    * writes that do not depend on the content (audit events). */
   expectedVersion?: number;
+  /** more writes for the same transaction (e.g. completing a tool call record with its event); if one
+   * of their conditions fails, commit throws the TransactionCanceledException as is, without retrying. */
+  alsoWrite?: (state: SessionState) => NonNullable<TransactWriteCommandInput['TransactItems']>;
 }
 
 /**
@@ -51,9 +59,10 @@ export class SessionStore {
       }
       const { state, events } = mutate(prev);
       try {
-        await this.write(ref, prev, state, events);
+        await this.write(ref, prev, state, events, opts.alsoWrite?.(state) ?? []);
         return state;
       } catch (err) {
+        if (extraConditionFailed(err, 1 + events.length)) throw err;
         const winner = conditionFailedItem(err);
         if (winner === undefined) throw err;
         const winnerVersion = winner ? Number(winner.version) : 0;
@@ -90,6 +99,7 @@ export class SessionStore {
     prev: SessionState | null,
     state: SessionState,
     events: SessionEvent[],
+    extra: NonNullable<TransactWriteCommandInput['TransactItems']>,
   ) {
     const key = keys.session(ref.tenantId, ref.sessionId);
     const eventTtl =
@@ -117,10 +127,17 @@ export class SessionStore {
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           })),
+          ...extra,
         ],
       }),
     );
   }
+}
+
+/** True if a condition of an item after the session and its events (an alsoWrite item) failed. */
+function extraConditionFailed(err: unknown, ownItems: number): boolean {
+  if (!(err instanceof TransactionCanceledException)) return false;
+  return (err.CancellationReasons ?? []).slice(ownItems).some((r) => r.Code === 'ConditionalCheckFailed');
 }
 
 /** The item that beat us to the session (null if it vanished), or undefined if err is not a lost race. */

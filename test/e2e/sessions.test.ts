@@ -1,41 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { newTenant, useServer } from '../support/api';
 import { uniqueId } from '../support/ids';
-import { type Started, startProcess } from '../support/start-process';
+import { startProcess } from '../support/start-process';
 
 /** Session memory over HTTP against `npm start`'s server, on this run's emulator. */
-const tenantA = { name: uniqueId('acme'), key: `key-a-${uniqueId('k')}` };
-const tenantB = { name: uniqueId('globex'), key: `key-b-${uniqueId('k')}` };
-let server: Started;
-
-beforeAll(async () => {
-  server = await startProcess({
-    CONTEXT_PLANE_TENANTS: `${tenantA.name}:${tenantA.key},${tenantB.name}:${tenantB.key}`,
-  });
-}, 120_000);
-
-afterAll(async () => {
-  if (server) expect(await server.stop()).toBe(0);
-});
-
-async function call(
-  method: string,
-  path: string,
-  opts: { key?: string | null; body?: unknown; raw?: string } = {},
-) {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-correlation-id': 'test-corr-1',
-  };
-  const key = opts.key === undefined ? tenantA.key : opts.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
+const tenantA = newTenant('acme');
+const tenantB = newTenant('globex');
+const { call } = useServer([tenantA, tenantB]);
 
 const turn = (content: string, role = 'user') => ({ role, content });
 
