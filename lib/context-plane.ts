@@ -1,14 +1,12 @@
 import * as path from 'node:path';
-import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -18,6 +16,7 @@ import { type EnvKey, envNames } from '../lambdas/config';
 import { defaultPolicy, policySchema } from '../lambdas/domain/policy';
 import { entryOf, type FunctionName, routes } from '../lambdas/routes';
 import { contextDashboard } from './dashboard';
+import { type FunctionSpec, functionSpecs, type TableName } from './functions';
 
 export interface ContextPlaneProps {
   /** Policy routes to create an SSM parameter for, each holding the default policy. @default ['default'] */
@@ -50,17 +49,6 @@ interface TableSpec {
   ttl?: boolean;
 }
 
-/** What a function needs: the resources it may touch and how. Least privilege, one function at a time. */
-interface FunctionSpec {
-  env: EnvKey[];
-  grant: (fn: NodejsFunction) => void;
-  /** bundle tiktoken's WASM next to the handler */
-  tokenizes?: boolean;
-  memorySize?: number;
-  /** @default 15 seconds */
-  timeout?: Duration;
-}
-
 const ROOT = path.join(__dirname, '..');
 
 /**
@@ -69,9 +57,7 @@ const ROOT = path.join(__dirname, '..');
  * one SSM parameter per policy route; and the HTTP API with its authorizer and handlers.
  */
 export class ContextPlane extends Construct {
-  readonly tables: Readonly<
-    Record<'sessions' | 'events' | 'idempotency' | 'tenants' | 'facts' | 'profiles' | 'cache', dynamodb.Table>
-  >;
+  readonly tables: Readonly<Record<TableName, dynamodb.Table>>;
   readonly summaryQueue: sqs.Queue;
   readonly summaryDeadLetterQueue: sqs.Queue;
   readonly deadLetterAlarm: cloudwatch.Alarm;
@@ -166,162 +152,18 @@ export class ContextPlane extends Construct {
       (props.policyLabelTtl ?? Duration.seconds(30)).toMilliseconds(),
     );
 
-    const t = this.tables;
     const policyArn = Stack.of(this).formatArn({
       service: 'ssm',
       resource: 'parameter',
       resourceName: `${this.policyPrefix.replace(/^\//, '')}/*`,
     });
-    const specs: Record<FunctionName | 'authorizer', FunctionSpec> = {
-      authorizer: { env: ['tenantsTable'], grant: (f) => t.tenants.grantReadData(f) },
-      health: {
-        env: [
-          'sessionsTable',
-          'eventsTable',
-          'idempotencyTable',
-          'tenantsTable',
-          'factsTable',
-          'profilesTable',
-          'cacheTable',
-          'summaryQueueUrl',
-          'policyPrefix',
-        ],
-        grant: (f) => {
-          f.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['dynamodb:DescribeTable'],
-              resources: Object.values(t).map((table) => table.tableArn),
-            }),
-          );
-          f.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['sqs:GetQueueAttributes'],
-              resources: [this.summaryQueue.queueArn],
-            }),
-          );
-          f.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [policyArn] }),
-          );
-        },
-      },
-      sessions: {
-        env: [
-          'sessionsTable',
-          'eventsTable',
-          'sessionTtlSeconds',
-          'eventRetentionSeconds',
-          'summaryQueueUrl',
-          'policyPrefix',
-        ],
-        tokenizes: true,
-        grant: (f) => {
-          t.sessions.grantReadWriteData(f);
-          t.events.grantReadWriteData(f);
-          this.summaryQueue.grantSendMessages(f);
-          f.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
-          );
-        },
-      },
-      tools: {
-        env: [
-          'idempotencyTable',
-          'sessionsTable',
-          'eventsTable',
-          'policyPrefix',
-          'sessionTtlSeconds',
-          'eventRetentionSeconds',
-        ],
-        // A tool may run 60 s (the registry's cap) after a wait of up to 10 s (Prefer: wait), plus the writes.
-        timeout: Duration.seconds(90),
-        grant: (f) => {
-          t.idempotency.grantReadWriteData(f);
-          // The tool_invoked event: session item (lastSeq) and event log, in one transaction.
-          t.sessions.grantReadWriteData(f);
-          t.events.grantReadWriteData(f);
-          f.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
-          );
-          // Lambda tools come from the registry at run time: any function of this account and region.
-          f.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['lambda:InvokeFunction'],
-              resources: [
-                Stack.of(this).formatArn({
-                  service: 'lambda',
-                  resource: 'function',
-                  resourceName: '*',
-                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-                }),
-              ],
-            }),
-          );
-        },
-      },
-      facts: { env: ['factsTable'], tokenizes: true, grant: (f) => t.facts.grantReadWriteData(f) },
-      profiles: { env: ['profilesTable'], tokenizes: true, grant: (f) => t.profiles.grantReadWriteData(f) },
-      cache: {
-        env: ['cacheTable', 'sessionsTable', 'eventsTable'],
-        grant: (f) => {
-          t.cache.grantReadWriteData(f);
-          // One consistent GetItem of the session: an entry tied to a session misses once it moved.
-          t.sessions.grantReadData(f);
-        },
-      },
-      context: {
-        env: [
-          'sessionsTable',
-          'factsTable',
-          'profilesTable',
-          'policyPrefix',
-          'storeDeadlineMs',
-          'policyLabelTtlMs',
-        ],
-        tokenizes: true,
-        // Read only, and only the calls the builder makes: one item, one profile, fact postings + facts.
-        grant: (f) => {
-          const read = (actions: string[], tables: dynamodb.Table[]) =>
-            f.addToRolePolicy(new iam.PolicyStatement({ actions, resources: tables.map((x) => x.tableArn) }));
-          read(['dynamodb:GetItem'], [t.sessions, t.profiles]);
-          read(['dynamodb:Query', 'dynamodb:BatchGetItem'], [t.facts]);
-          f.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
-          );
-        },
-      },
-      summarizer: {
-        env: ['sessionsTable', 'eventsTable', 'factsTable', 'policyPrefix', 'eventRetentionSeconds'],
-        tokenizes: true,
-        // A Bedrock call can take tens of seconds; the queue's visibility timeout (180 s) stays above 6x this.
-        timeout: Duration.seconds(30),
-        grant: (f) => {
-          t.sessions.grantReadWriteData(f);
-          t.events.grantReadWriteData(f);
-          t.facts.grantReadWriteData(f);
-          f.addToRolePolicy(
-            new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [policyArn] }),
-          );
-          // Converse is authorized as bedrock:InvokeModel on the model (or inference profile) it names.
-          f.addToRolePolicy(
-            new iam.PolicyStatement({
-              actions: ['bedrock:InvokeModel'],
-              resources: props.summaryModelArns ?? [
-                Stack.of(this).formatArn({
-                  service: 'bedrock',
-                  region: '*',
-                  account: '',
-                  resource: 'foundation-model/*',
-                }),
-                Stack.of(this).formatArn({ service: 'bedrock', resource: 'inference-profile/*' }),
-              ],
-            }),
-          );
-          f.addEventSource(
-            new SqsEventSource(this.summaryQueue, { batchSize: 10, reportBatchItemFailures: true }),
-          );
-        },
-      },
-    };
+    const specs = functionSpecs({
+      scope: this,
+      tables: this.tables,
+      summaryQueue: this.summaryQueue,
+      policyArn,
+      summaryModelArns: props.summaryModelArns,
+    });
     this.functions = Object.fromEntries(
       Object.entries(specs).map(([name, spec]) => [name, this.fn(name, spec)]),
     ) as Record<FunctionName | 'authorizer', NodejsFunction>;

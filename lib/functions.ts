@@ -1,0 +1,180 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { EnvKey } from '../lambdas/config';
+import type { FunctionName } from '../lambdas/routes';
+
+export type TableName = 'sessions' | 'events' | 'idempotency' | 'tenants' | 'facts' | 'profiles' | 'cache';
+
+/** What a function needs: the resources it may touch and how. Least privilege, one function at a time. */
+export interface FunctionSpec {
+  env: EnvKey[];
+  grant: (fn: NodejsFunction) => void;
+  /** bundle tiktoken's WASM next to the handler */
+  tokenizes?: boolean;
+  memorySize?: number;
+  /** @default 15 seconds */
+  timeout?: Duration;
+}
+
+interface Resources {
+  scope: Construct;
+  tables: Readonly<Record<TableName, dynamodb.Table>>;
+  summaryQueue: sqs.Queue;
+  /** every policy parameter of this deployment (routes are published after deploy) */
+  policyArn: string;
+  summaryModelArns?: string[];
+}
+
+/** Each function's environment and grants: the one place to read what a function may do. */
+export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer', FunctionSpec> {
+  const t = r.tables;
+  const readPolicies = (f: NodejsFunction) =>
+    f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [r.policyArn] }));
+  return {
+    authorizer: { env: ['tenantsTable'], grant: (f) => t.tenants.grantReadData(f) },
+    health: {
+      env: [
+        'sessionsTable',
+        'eventsTable',
+        'idempotencyTable',
+        'tenantsTable',
+        'factsTable',
+        'profilesTable',
+        'cacheTable',
+        'summaryQueueUrl',
+        'policyPrefix',
+      ],
+      grant: (f) => {
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:DescribeTable'],
+            resources: Object.values(t).map((table) => table.tableArn),
+          }),
+        );
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['sqs:GetQueueAttributes'],
+            resources: [r.summaryQueue.queueArn],
+          }),
+        );
+        f.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [r.policyArn] }),
+        );
+      },
+    },
+    sessions: {
+      env: [
+        'sessionsTable',
+        'eventsTable',
+        'sessionTtlSeconds',
+        'eventRetentionSeconds',
+        'summaryQueueUrl',
+        'policyPrefix',
+      ],
+      tokenizes: true,
+      grant: (f) => {
+        t.sessions.grantReadWriteData(f);
+        t.events.grantReadWriteData(f);
+        r.summaryQueue.grantSendMessages(f);
+        readPolicies(f);
+      },
+    },
+    tools: {
+      env: [
+        'idempotencyTable',
+        'sessionsTable',
+        'eventsTable',
+        'policyPrefix',
+        'sessionTtlSeconds',
+        'eventRetentionSeconds',
+      ],
+      // A tool may run 60 s (the registry's cap) after a wait of up to 10 s (Prefer: wait), plus the writes.
+      timeout: Duration.seconds(90),
+      grant: (f) => {
+        t.idempotency.grantReadWriteData(f);
+        // The tool_invoked event: session item (lastSeq) and event log, in one transaction.
+        t.sessions.grantReadWriteData(f);
+        t.events.grantReadWriteData(f);
+        readPolicies(f);
+        // Lambda tools come from the registry at run time: any function of this account and region.
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['lambda:InvokeFunction'],
+            resources: [
+              Stack.of(r.scope).formatArn({
+                service: 'lambda',
+                resource: 'function',
+                resourceName: '*',
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            ],
+          }),
+        );
+      },
+    },
+    facts: { env: ['factsTable'], tokenizes: true, grant: (f) => t.facts.grantReadWriteData(f) },
+    profiles: { env: ['profilesTable'], tokenizes: true, grant: (f) => t.profiles.grantReadWriteData(f) },
+    cache: {
+      env: ['cacheTable', 'sessionsTable', 'eventsTable'],
+      grant: (f) => {
+        t.cache.grantReadWriteData(f);
+        // One consistent GetItem of the session: an entry tied to a session misses once it moved.
+        t.sessions.grantReadData(f);
+      },
+    },
+    context: {
+      env: [
+        'sessionsTable',
+        'factsTable',
+        'profilesTable',
+        'policyPrefix',
+        'storeDeadlineMs',
+        'policyLabelTtlMs',
+      ],
+      tokenizes: true,
+      // Read only, and only the calls the builder makes: one item, one profile, fact postings + facts.
+      grant: (f) => {
+        const read = (actions: string[], tables: dynamodb.Table[]) =>
+          f.addToRolePolicy(new iam.PolicyStatement({ actions, resources: tables.map((x) => x.tableArn) }));
+        read(['dynamodb:GetItem'], [t.sessions, t.profiles]);
+        read(['dynamodb:Query', 'dynamodb:BatchGetItem'], [t.facts]);
+        readPolicies(f);
+      },
+    },
+    summarizer: {
+      env: ['sessionsTable', 'eventsTable', 'factsTable', 'policyPrefix', 'eventRetentionSeconds'],
+      tokenizes: true,
+      // A Bedrock call can take tens of seconds; the queue's visibility timeout (180 s) stays above 6x this.
+      timeout: Duration.seconds(30),
+      grant: (f) => {
+        t.sessions.grantReadWriteData(f);
+        t.events.grantReadWriteData(f);
+        t.facts.grantReadWriteData(f);
+        readPolicies(f);
+        // Converse is authorized as bedrock:InvokeModel on the model (or inference profile) it names.
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['bedrock:InvokeModel'],
+            resources: r.summaryModelArns ?? [
+              Stack.of(r.scope).formatArn({
+                service: 'bedrock',
+                region: '*',
+                account: '',
+                resource: 'foundation-model/*',
+              }),
+              Stack.of(r.scope).formatArn({ service: 'bedrock', resource: 'inference-profile/*' }),
+            ],
+          }),
+        );
+        f.addEventSource(
+          new SqsEventSource(r.summaryQueue, { batchSize: 10, reportBatchItemFailures: true }),
+        );
+      },
+    },
+  };
+}
