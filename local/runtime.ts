@@ -63,7 +63,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalRunti
   try {
     progress('synthesizing the stack and creating its tables, queues and parameters');
     const environment = await provision(synthTemplate());
-    Object.assign(process.env, environment);
+    for (const [name, value] of Object.entries(environment)) {
+      // Resource names always come from the template; a tuning setting you exported (CP_*_MS,
+      // CP_*_SECONDS) wins over the template's default.
+      const isSetting = /_(MS|SECONDS)$/.test(name);
+      if (!isSetting || process.env[name] === undefined) process.env[name] = value;
+    }
 
     const tenants = await seedTenants(
       options.tenants ?? process.env.CONTEXT_PLANE_TENANTS ?? DEFAULT_TENANTS,
