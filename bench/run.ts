@@ -13,6 +13,9 @@ import { useEndpoint } from '../local/runtime';
 import { type NaiveStores, naiveBuild } from './naive';
 import { questionOf, type Seeded, seed } from './seed';
 
+// Node 20 here, Node 24 in Lambda: the SDK's once-per-process notice would only clutter the table.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /**
  * `npm run bench`: context build on a 200-turn session with 500 facts, against the emulator (moto,
  * started here unless AWS_ENDPOINT_URL is set), our builder and the naive one side by side, interleaved.

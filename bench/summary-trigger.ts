@@ -8,6 +8,9 @@ import { provision, synthTemplate } from '../local/provision';
 import { useEndpoint } from '../local/runtime';
 import { lambdaContext } from '../local/server';
 
+// Node 20 here, Node 24 in Lambda: the SDK's once-per-process notice would only clutter the table.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /**
  * `npx tsx bench/summary-trigger.ts`: what the summarization trigger adds to a turn append, against
  * the emulator (moto, started here unless AWS_ENDPOINT_URL is set). The sessions handler is invoked
