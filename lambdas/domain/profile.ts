@@ -9,6 +9,8 @@ import type { TokenCounter } from './tokens';
 
 export const profileLimits = {
   maxAttributes: 100,
+  /** all attributes as JSON: the item also keeps each rendered line, so this keeps it far under 400 KB */
+  maxTotalBytes: 64 * 1024,
   maxStringLength: 1024,
   maxListItems: 32,
   maxListItemLength: 256,
@@ -36,7 +38,10 @@ export const attributeNameSchema = z
 
 export const profileValueSchema = z.union([
   z.string().max(profileLimits.maxStringLength),
-  z.number().finite(),
+  // What DynamoDB and the SDK's marshaller accept without loss: no unsafe integers, no denormal dust.
+  z.number().refine((n) => Math.abs(n) <= Number.MAX_SAFE_INTEGER && (n === 0 || Math.abs(n) >= 1e-100), {
+    message: `numbers must be 0 or between 1e-100 and ${Number.MAX_SAFE_INTEGER} in magnitude`,
+  }),
   z.boolean(),
   z.array(z.string().max(profileLimits.maxListItemLength)).max(profileLimits.maxListItems),
 ]);
@@ -45,6 +50,9 @@ export const profileAttributesSchema = z
   .record(attributeNameSchema, profileValueSchema)
   .refine((attrs) => Object.keys(attrs).length <= profileLimits.maxAttributes, {
     message: `at most ${profileLimits.maxAttributes} attributes`,
+  })
+  .refine((attrs) => Buffer.byteLength(JSON.stringify(attrs)) <= profileLimits.maxTotalBytes, {
+    message: `at most ${profileLimits.maxTotalBytes} bytes of attributes in all`,
   });
 
 export const profilePutSchema = z.strictObject({

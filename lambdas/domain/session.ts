@@ -67,7 +67,8 @@ export type SessionEvent =
       seq: number;
       type: 'turn_appended';
       at: string;
-      data: { version: number; expiresAt: number; turn: StoredTurn };
+      /** created: the first turn of a session (or of one re-created after its item expired) */
+      data: { version: number; expiresAt: number; turn: StoredTurn; created?: true };
     }
   | {
       seq: number;
@@ -84,7 +85,10 @@ export interface SessionRef {
 
 /** Applies one event. Exported for replay; the write path goes through the same function. */
 export function applyEvent(prev: SessionState | null, ref: SessionRef, event: SessionEvent): SessionState {
-  const base: SessionState = prev ?? {
+  // Events outlive their session item (longer retention): the log of a session re-created after it
+  // expired holds the old incarnation first, and the fold starts over where the new one begins.
+  const restarted = event.type === 'turn_appended' && event.data.created === true;
+  const base: SessionState = (!restarted && prev) || {
     ...ref,
     version: 0,
     lastSeq: 0,
@@ -147,6 +151,8 @@ export interface AppendInput {
   turns: (TurnInput & { tokens: number })[];
   at: string;
   ttlSeconds: number;
+  /** where the log ends when there is no session item (a session re-created after it expired) */
+  afterSeq?: number;
 }
 
 /** The events and resulting state of appending turns: one event per turn, one version bump in all. */
@@ -157,11 +163,12 @@ export function appendTurns(
 ): { state: SessionState; events: SessionEvent[] } {
   const version = (prev?.version ?? 0) + 1;
   const expiresAt = Math.floor(Date.parse(input.at) / 1000) + input.ttlSeconds;
-  let seq = prev?.lastSeq ?? 0;
+  let seq = prev?.lastSeq ?? input.afterSeq ?? 0;
   const events: SessionEvent[] = input.turns.map((t) => {
     seq += 1;
     const turn: StoredTurn = { ...t, seq, at: input.at };
-    return { seq, type: 'turn_appended', at: input.at, data: { version, expiresAt, turn } };
+    const created = !prev && seq === (input.afterSeq ?? 0) + 1 ? { created: true as const } : {};
+    return { seq, type: 'turn_appended', at: input.at, data: { version, expiresAt, turn, ...created } };
   });
   return { state: fold(prev, ref, events), events };
 }

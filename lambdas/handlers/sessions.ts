@@ -56,8 +56,9 @@ export const handler = httpApi({
     const started = performance.now();
     const state = await sessions().commit(
       ref,
-      (prev) =>
+      (prev, logEnd) =>
         appendTurns(prev, ref, {
+          afterSeq: logEnd,
           turns,
           at: new Date().toISOString(),
           ttlSeconds: envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS),

@@ -45,7 +45,13 @@ export class CacheStore {
     await this.db.send(
       new PutCommand({
         TableName: this.table,
-        Item: { ...keys.cacheEntry(tenantId, cacheDigest(question, input.fingerprint)), ...entry },
+        // The answer is stored as JSON text: any JSON the client sent round-trips, whatever its numbers
+        // or depth (a DynamoDB map refuses unsafe integers and nesting past 32 levels).
+        Item: {
+          ...keys.cacheEntry(tenantId, cacheDigest(question, input.fingerprint)),
+          ...entry,
+          answer: JSON.stringify(entry.answer),
+        },
       }),
     );
     return entry;
@@ -77,6 +83,6 @@ export class CacheStore {
 }
 
 function toEntry(item: Record<string, unknown>): CacheEntry {
-  const { pk: _pk, ...entry } = item;
-  return entry as unknown as CacheEntry;
+  const { pk: _pk, answer, ...entry } = item;
+  return { ...entry, answer: JSON.parse(String(answer)) } as unknown as CacheEntry;
 }

@@ -7,16 +7,22 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { env, envInt } from '../config';
-import { VersionConflictError } from '../domain/errors';
+import { StoreUnavailableError, VersionConflictError } from '../domain/errors';
 import type { SessionEvent, SessionRef, SessionState } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
 
 const DEFAULT_EVENT_RETENTION_SECONDS = 30 * 24 * 3600;
-/** Retries when only lastSeq moved (an audit event landed between our read and write). */
-const MAX_SEQ_RETRIES = 8;
+/** Retries, with jittered backoff, when only lastSeq moved (an audit event landed between our read
+ * and write) or DynamoDB cancelled the transaction for a concurrent one on the same item. */
+const MAX_RETRIES = 8;
 
-export type Mutation = (prev: SessionState | null) => { state: SessionState; events: SessionEvent[] };
+/** `logEnd`: the seq the log ends at; for a session re-created after its item expired, that is where
+ * the old incarnation's events (which outlive it) end, and the new events must start after it. */
+export type Mutation = (
+  prev: SessionState | null,
+  logEnd: number,
+) => { state: SessionState; events: SessionEvent[] };
 
 export interface CommitOptions {
   /** compare-and-swap: the version the caller last saw (0 = the session must not exist). Omit for
@@ -57,21 +63,41 @@ export class SessionStore {
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== current) {
         throw new VersionConflictError(opts.expectedVersion, current);
       }
-      const { state, events } = mutate(prev);
+      const { state, events } = mutate(prev, prev ? prev.lastSeq : await this.lastEventSeq(ref));
       try {
         await this.write(ref, prev, state, events, opts.alsoWrite?.(state) ?? []);
         return state;
       } catch (err) {
         if (extraConditionFailed(err, 1 + events.length)) throw err;
-        const winner = conditionFailedItem(err);
-        if (winner === undefined) throw err;
-        const winnerVersion = winner ? Number(winner.version) : 0;
-        if (opts.expectedVersion !== undefined && winnerVersion !== opts.expectedVersion) {
-          throw new VersionConflictError(opts.expectedVersion, winnerVersion);
+        const race = lostRace(err);
+        if (race === undefined) throw err;
+        if (race.winner !== undefined && opts.expectedVersion !== undefined) {
+          const winnerVersion = race.winner ? Number(race.winner.version) : 0;
+          if (winnerVersion !== opts.expectedVersion) {
+            throw new VersionConflictError(opts.expectedVersion, winnerVersion);
+          }
         }
-        if (attempt >= MAX_SEQ_RETRIES) throw err;
+        // Only the log moved, or DynamoDB cancelled for a concurrent transaction: re-read and retry.
+        if (attempt >= MAX_RETRIES) throw new StoreUnavailableError('sessions', err);
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(attempt, 5)));
       }
     }
+  }
+
+  /** Where the session's log ends (0 for none): one Query, only when a session is created. */
+  private async lastEventSeq(ref: SessionRef): Promise<number> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.eventsTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.events(ref.tenantId, ref.sessionId).pk },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+        ProjectionExpression: 'seq',
+      }),
+    );
+    return Number(out.Items?.[0]?.seq ?? 0);
   }
 
   async listEvents(
@@ -140,13 +166,19 @@ function extraConditionFailed(err: unknown, ownItems: number): boolean {
   return (err.CancellationReasons ?? []).slice(ownItems).some((r) => r.Code === 'ConditionalCheckFailed');
 }
 
-/** The item that beat us to the session (null if it vanished), or undefined if err is not a lost race. */
-function conditionFailedItem(err: unknown): Record<string, unknown> | null | undefined {
+/**
+ * Whether err means another writer got in first: `winner` is the session item it left (null if there
+ * is none, undefined if DynamoDB only reported a conflicting transaction). undefined: not a race.
+ */
+function lostRace(err: unknown): { winner?: Record<string, unknown> | null } | undefined {
   if (!(err instanceof TransactionCanceledException)) return undefined;
   const reasons = err.CancellationReasons ?? [];
-  if (!reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return undefined;
-  const item = reasons[0]?.Item;
-  return item ? unmarshall(item) : null;
+  if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
+    const item = reasons[0]?.Item;
+    return { winner: item ? unmarshall(item) : null };
+  }
+  if (reasons.some((r) => r.Code === 'TransactionConflict')) return {};
+  return undefined;
 }
 
 function toState(item: Record<string, unknown>): SessionState {

@@ -37,6 +37,15 @@ describe('CacheStore against the emulator', () => {
     expect(await cache.get(tenant, 'What is the return window?', 'fp-1')).toBeNull();
   });
 
+  it('round-trips any JSON answer, whatever its numbers or depth', async () => {
+    const tenant = uniqueId('t');
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 40; i++) deep = { next: deep };
+    const answer = { big: 12345678901234567890, tiny: 1e-200, deep };
+    await cache.put(tenant, { question: 'q', fingerprint: 'f', answer });
+    expect((await cache.get(tenant, 'q', 'f'))?.answer).toEqual(answer);
+  });
+
   it('misses once the tied session moved, even with the old fingerprint', async () => {
     const ref = { tenantId: uniqueId('t'), sessionId: uniqueId('s') };
     await appendTurn(ref, 0);

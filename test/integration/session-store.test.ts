@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { env } from '../../lambdas/config';
 import { VersionConflictError } from '../../lambdas/domain/errors';
@@ -80,6 +80,32 @@ describe('SessionStore against the emulator', () => {
     for (let i = 0; i < 30; i++) version = (await append(ref, version, [`q${i}`, `a${i}`])).version;
     const events = await allEvents(ref);
     expect(events).toHaveLength(60);
+    expect(replay(ref, events)).toEqual(await store.get(ref));
+  });
+
+  it('re-creates a session whose item expired while its events live on, continuing the log', async () => {
+    const ref = newRef();
+    await append(ref, 0, ['old 1']);
+    await append(ref, 1, ['old 2']);
+    // What DynamoDB's TTL does to the session item (moto never deletes expired items by itself).
+    await dynamo().send(
+      new DeleteCommand({ TableName: env('sessionsTable'), Key: keys.session(ref.tenantId, ref.sessionId) }),
+    );
+    const created = await store.commit(
+      ref,
+      (prev, logEnd) =>
+        appendTurns(prev, ref, {
+          turns: [{ role: 'user', content: 'new', tokens: 1 }],
+          at: new Date().toISOString(),
+          ttlSeconds: 3600,
+          afterSeq: logEnd,
+        }),
+      { expectedVersion: 0 },
+    );
+    expect(created).toMatchObject({ version: 1, lastSeq: 3 });
+    expect(created.recentTurns.map((t) => t.content)).toEqual(['new']);
+    const events = await allEvents(ref);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(replay(ref, events)).toEqual(await store.get(ref));
   });
 

@@ -98,6 +98,17 @@ describe('profiles', () => {
     expect(profileAttributesSchema.safeParse(many).success).toBe(false);
   });
 
+  it('refuses numbers DynamoDB cannot store exactly, and profiles too big for one item', () => {
+    expect(profileAttributesSchema.safeParse({ n: 1e16 }).success).toBe(false);
+    expect(profileAttributesSchema.safeParse({ n: 1e-200 }).success).toBe(false);
+    expect(profileAttributesSchema.safeParse({ n: -2.5, z: 0, max: Number.MAX_SAFE_INTEGER }).success).toBe(
+      true,
+    );
+    const list = Array.from({ length: 32 }, () => 'x'.repeat(256));
+    const huge = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`a${i}`, list]));
+    expect(profileAttributesSchema.safeParse(huge).success).toBe(false);
+  });
+
   it('slices only allow-listed attributes, sorted, with their stored lines', () => {
     const attributes = { tier: 'pro', langs: ['en', 'de'], email: 'x@y.z', seats: 3 };
     const profile: Profile = {

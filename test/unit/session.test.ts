@@ -67,3 +67,25 @@ describe('replay', () => {
     expect(replay(ref, log)).toEqual(state);
   });
 });
+
+describe('a session re-created after its item expired', () => {
+  it('continues the log after the old events, and replay of the whole log gives the new session', () => {
+    let old: SessionState | null = null;
+    const log = [];
+    for (let i = 0; i < 3; i++) {
+      const out = appendTurns(old, ref, { turns: [turn(`old ${i}`)], at: at(i), ttlSeconds: 60 });
+      old = out.state;
+      log.push(...out.events);
+    }
+    // The item expired (TTL); its events did not. The app creates the session again.
+    const created = appendTurns(null, ref, {
+      turns: [turn('new a'), turn('new b')],
+      at: at(10),
+      ttlSeconds: 60,
+      afterSeq: 3,
+    });
+    expect(created.events.map((e) => e.seq)).toEqual([4, 5]);
+    expect(created.state.version).toBe(1);
+    expect(replay(ref, [...log, ...created.events])).toEqual(created.state);
+  });
+});
