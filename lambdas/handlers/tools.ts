@@ -1,9 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { envInt } from '../config';
+import { parseRouteRef } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
-import { labelSchema, routeSchema, toolSchema } from '../domain/policy';
+import { toolSchema } from '../domain/policy';
 import { validateToolArguments } from '../domain/tool-args';
 import { argumentsHash, preferredWaitSeconds, toolCallLimits } from '../domain/tool-call';
 import {
@@ -25,29 +26,11 @@ const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
 /** A label or the latest version may move: re-resolve it this often. A version number never moves. */
 const MOVABLE_POLICY_TTL_MS = 10_000;
 
-/** `route`, `route:3` (pinned version) or `route:label`. */
-const routeRefSchema = z
-  .string()
-  .default('default')
-  .transform((s, ctx) => {
-    const [route, pin, ...rest] = s.split(':');
-    if (
-      rest.length ||
-      !routeSchema.safeParse(route).success ||
-      (pin !== undefined && !/^\d+$/.test(pin) && !labelSchema.safeParse(pin).success)
-    ) {
-      ctx.addIssue({ code: 'custom', message: 'expected route, route:version or route:label' });
-      return z.NEVER;
-    }
-    const selector: PolicySelector =
-      pin === undefined ? { latest: true } : /^\d+$/.test(pin) ? { version: Number(pin) } : { label: pin };
-    return { route: route!, selector };
-  });
-
 const invokeBody = z.strictObject({
   stepIndex: z.number().int().min(0).max(1_000_000),
   arguments: z.unknown().default({}),
-  route: routeRefSchema,
+  /** which policy's tool registry: `name`, `name@3` or `name:label`, as for the context request */
+  route: z.string().min(1).max(200).default('default'),
 });
 
 /** Composition root: stores and runners this Lambda uses (replaceable in tests). */
@@ -89,10 +72,8 @@ export const handler = httpApi({
     const ref = { tenantId: req.tenantId, sessionId: parseWith(idSchema, req.params.sessionId, 'sessionId') };
     const toolName = parseWith(toolSchema.shape.name, req.params.toolName, 'toolName');
     const body = parseWith(invokeBody, req.body ?? {});
-    const [pinned, session] = await Promise.all([
-      policyOf(body.route.route, body.route.selector),
-      sessions().get(ref),
-    ]);
+    const route = parseRouteRef(body.route);
+    const [pinned, session] = await Promise.all([policyOf(route.name, route.selector), sessions().get(ref)]);
     const tool = pinned.policy.tools.find((t) => t.name === toolName);
     if (!tool) throw new NotFoundError('tool', toolName);
     validateToolArguments({ route: pinned.route, policyVersion: pinned.version, tool }, body.arguments);
