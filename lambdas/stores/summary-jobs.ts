@@ -60,7 +60,7 @@ export class SummarySettingsSource {
 
   async of(route: string): Promise<SummarySettings> {
     const { resolved } = await this.pins.resolve(parseRouteRef(route));
-    return resolved.policy.summary;
+    return { ...resolved.policy.summary, historyTurns: resolved.policy.history.maxTurns };
   }
 }
 

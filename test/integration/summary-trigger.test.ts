@@ -31,8 +31,10 @@ const stateOf = (unsummarized: number, version = 3): SessionState =>
     sessionId: uniqueId('s'),
     version,
     lastSeq: version * 2,
+    recentTurns: [],
+    summary: null,
     tokenCounts: { total: unsummarized, recent: unsummarized, unsummarized },
-  }) as SessionState;
+  }) as unknown as SessionState;
 
 async function receiveAll() {
   const out = await sqsClient().send(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { StoredTurn } from '../../lambdas/domain/session';
+import { defaultPolicy, policySchema } from '../../lambdas/domain/policy';
+import { appendTurns, type StoredTurn } from '../../lambdas/domain/session';
 import {
   candidatesFromAnswer,
   InvalidModelAnswerError,
@@ -7,6 +8,7 @@ import {
 import { MAX_SUMMARY_FACTS } from '../../lambdas/domain/summarizer/compose';
 import type { SummarizeInput } from '../../lambdas/domain/summarizer/engine';
 import { ExtractiveEngine } from '../../lambdas/domain/summarizer/extractive';
+import { needsSummary } from '../../lambdas/domain/summarizer/job';
 import { tiktokenCounter } from '../../lambdas/domain/tokens';
 
 const engine = new ExtractiveEngine(tiktokenCounter);
@@ -148,5 +150,35 @@ describe('the Bedrock answer format', () => {
     ];
     for (const answer of bad)
       expect(() => candidatesFromAnswer(answer, input(turns))).toThrow(InvalidModelAnswerError);
+  });
+});
+
+describe('the summarization trigger', () => {
+  const ref = { tenantId: 't', sessionId: 's' };
+  const settings = {
+    ...policySchema.parse(defaultPolicy('r')).summary,
+    triggerTokens: 1000,
+    historyTurns: 12,
+  };
+  const sessionOf = (turns: number) =>
+    appendTurns(null, ref, {
+      turns: Array.from({ length: turns }, (_, i) => ({
+        role: 'user' as const,
+        content: `t${i}`,
+        tokens: 2,
+      })),
+      at: '2026-01-01T00:00:00.000Z',
+      ttlSeconds: 60,
+    }).state;
+
+  it('fires on unsummarized tokens', () => {
+    expect(needsSummary(sessionOf(5), { ...settings, triggerTokens: 10 })).toBe(true);
+    expect(needsSummary(sessionOf(5), settings)).toBe(false);
+  });
+
+  it('fires when unsummarized turns would leave the history window before any summary holds them', () => {
+    expect(needsSummary(sessionOf(12), settings)).toBe(false);
+    expect(needsSummary(sessionOf(13), settings)).toBe(true);
+    expect(needsSummary(sessionOf(13), { ...settings, historyTurns: undefined })).toBe(false);
   });
 });

@@ -24,11 +24,20 @@ export const summaryJobSchema = z.strictObject({
 });
 export type SummaryJob = z.infer<typeof summaryJobSchema>;
 
-export type SummarySettings = Policy['summary'];
+/** The policy's summary settings, plus its history window (`history.maxTurns`) when known. */
+export type SummarySettings = Policy['summary'] & { historyTurns?: number };
 
-/** The trigger: enough of the conversation is not yet in the summary. */
-export const needsSummary = (state: SessionState, settings: SummarySettings) =>
-  state.tokenCounts.unsummarized > 0 && state.tokenCounts.unsummarized >= settings.triggerTokens;
+/**
+ * The trigger: enough of the conversation is not yet in the summary, by tokens, or because
+ * unsummarized turns are about to leave the context's history window (they would then be in neither).
+ */
+export function needsSummary(state: SessionState, settings: SummarySettings): boolean {
+  if (state.tokenCounts.unsummarized <= 0) return false;
+  if (state.tokenCounts.unsummarized >= settings.triggerTokens) return true;
+  if (settings.historyTurns === undefined) return false;
+  const watermark = state.summary?.watermarkSeq ?? 0;
+  return state.recentTurns.filter((t) => t.seq > watermark).length > settings.historyTurns;
+}
 
 /** The session operations the job needs (SessionStore has them). */
 export interface SessionPort {
