@@ -48,9 +48,23 @@ async function connect(stack: string | undefined, region: string | undefined) {
     throw new Error('no local environment: run `npm start` in another terminal, or pass --stack NAME');
   }
   const state = JSON.parse(fs.readFileSync(STATE_FILE, 'utf8')) as LocalState;
+  if (!isRunning(state.pid)) {
+    throw new Error(
+      'the `npm start` that wrote .context-plane/local.json is gone: start it again, or pass --stack NAME',
+    );
+  }
   useEndpoint(state.endpoint);
   process.env.AWS_REGION = state.region;
   Object.assign(process.env, state.environment);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function main(argv: string[]) {

@@ -20,9 +20,14 @@ const quiet: Progress = () => {};
 export function installEmulator(progress: Progress = quiet): string {
   if (fs.existsSync(MARKER)) return PYTHON;
   const python = process.env.PYTHON ?? 'python3';
-  if (!fs.existsSync(PYTHON)) {
+  // A venv whose creation failed half-way (no python3-venv: no pip in it) is made again, not reused.
+  if (
+    !fs.existsSync(PYTHON) ||
+    spawnSync(PYTHON, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status !== 0
+  ) {
     progress(`creating virtualenv ${path.relative(ROOT, VENV)} with ${python}`);
-    run(python, ['-m', 'venv', VENV]);
+    fs.rmSync(VENV, { recursive: true, force: true });
+    run(python, ['-m', 'venv', VENV], 'on Debian/Ubuntu: apt-get install python3-venv');
   }
   progress(`installing moto[server]==${MOTO_VERSION} into .venv (once; takes a minute)`);
   run(PYTHON, [
@@ -37,9 +42,13 @@ export function installEmulator(progress: Progress = quiet): string {
   return PYTHON;
 }
 
-function run(cmd: string, args: string[]) {
+function run(cmd: string, args: string[], hint = '') {
   const out = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (out.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with exit code ${out.status}`);
+  if (out.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed with exit code ${out.status}${hint ? ` (${hint})` : ''}`,
+    );
+  }
 }
 
 export interface Emulator {

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AppError } from '../lambdas/domain/errors';
+import { tenantIdSchema } from '../lambdas/domain/ids';
 import { queueConsumers } from '../lambdas/routes';
-import { TenantStore } from '../lambdas/stores/tenant-store';
+import { apiKeyPattern, TenantStore } from '../lambdas/stores/tenant-store';
 import { type Emulator, startEmulator } from './emulator';
 import { type Poller, startPoller } from './poller';
 import { provision, synthTemplate } from './provision';
@@ -127,7 +128,19 @@ async function seedTenants(spec: string) {
     .map((pair) => {
       const i = pair.indexOf(':');
       if (i <= 0) throw new Error(`CONTEXT_PLANE_TENANTS: '${pair}' is not name:key`);
-      return { name: pair.slice(0, i), key: pair.slice(i + 1) };
+      const tenant = { name: pair.slice(0, i), key: pair.slice(i + 1) };
+      // Refuse at start-up what would otherwise fail every request (key) or every job (name) later.
+      if (!tenantIdSchema.safeParse(tenant.name).success) {
+        throw new Error(
+          `CONTEXT_PLANE_TENANTS: tenant name '${tenant.name}' must be lowercase letters, digits and -`,
+        );
+      }
+      if (!apiKeyPattern.test(tenant.key)) {
+        throw new Error(
+          `CONTEXT_PLANE_TENANTS: the key of '${tenant.name}' must be 8-256 characters, no spaces`,
+        );
+      }
+      return tenant;
     });
   for (const t of tenants) {
     try {

@@ -3,7 +3,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
 import { logger } from '../http/observability';
-import { TenantStore } from '../stores/tenant-store';
+import { apiKeyPattern, TenantStore } from '../stores/tenant-store';
 
 export const deps: { tenants?: TenantStore } = {};
 
@@ -16,8 +16,8 @@ export async function handler(
   event: APIGatewayRequestAuthorizerEventV2,
 ): Promise<APIGatewaySimpleAuthorizerWithContextResult<{ tenantId: string }>> {
   const header = event.headers?.authorization ?? event.headers?.Authorization ?? '';
-  const match = /^Bearer\s+(\S{8,256})$/i.exec(header);
-  if (!match?.[1]) return deny;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match?.[1] || !apiKeyPattern.test(match[1])) return deny;
   deps.tenants ??= new TenantStore();
   try {
     const tenantId = await deps.tenants.tenantOfKey(match[1]);

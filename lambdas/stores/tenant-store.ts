@@ -8,6 +8,9 @@ import { keys } from './keys';
 /** API keys are 256 random bits; a plain SHA-256 of such a key is not brute-forceable. */
 export const hashApiKey = (apiKey: string) => createHash('sha256').update(apiKey, 'utf8').digest('hex');
 
+/** What the authorizer accepts as a key after `Bearer `. */
+export const apiKeyPattern = /^\S{8,256}$/;
+
 export const newApiKey = () => `cp_${randomBytes(32).toString('base64url')}`;
 
 export class TenantStore {

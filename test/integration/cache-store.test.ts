@@ -41,7 +41,7 @@ describe('CacheStore against the emulator', () => {
     const tenant = uniqueId('t');
     let deep: Record<string, unknown> = { leaf: true };
     for (let i = 0; i < 40; i++) deep = { next: deep };
-    const answer = { big: 12345678901234567890, tiny: 1e-200, deep };
+    const answer = { big: 2 ** 60, tiny: 1e-200, deep };
     await cache.put(tenant, { question: 'q', fingerprint: 'f', answer });
     expect((await cache.get(tenant, 'q', 'f'))?.answer).toEqual(answer);
   });
