@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
-import { functionNames } from '../lambdas/routes';
+import { entryOf, functionNames } from '../lambdas/routes';
 
 /**
  * Bundle size and cold-import time of each Lambda handler, bundled as the construct's NodejsFunction
@@ -17,7 +17,7 @@ export function measureBundles() {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cp-bundles-'));
   const rows: { handler: string; bytes: number; coldImportMs: number }[] = [];
   for (const fn of ['authorizer', ...functionNames]) {
-    const entry = path.join(ROOT, 'lambdas/handlers', `${fn}.ts`);
+    const entry = path.join(ROOT, entryOf(fn));
     if (!fs.existsSync(entry)) continue;
     const outfile = path.join(out, fn, 'index.js');
     buildSync({

@@ -7,9 +7,7 @@ import { FactStore } from '../lambdas/stores/fact-store';
 import { PolicyStore } from '../lambdas/stores/policy-store';
 import { ProfileStore } from '../lambdas/stores/profile-store';
 import { SessionStore } from '../lambdas/stores/session-store';
-import { type Emulator, startEmulator } from '../local/emulator';
-import { provision, synthTemplate } from '../local/provision';
-import { useEndpoint } from '../local/runtime';
+import { localAws } from '../local/runtime';
 import { type NaiveStores, naiveBuild } from './naive';
 import { questionOf, type Seeded, seed } from './seed';
 
@@ -102,13 +100,10 @@ function table(title: string, x: Samples) {
 
 async function main() {
   const started = performance.now();
-  let emulator: Emulator | undefined;
-  if (!process.env.AWS_ENDPOINT_URL) emulator = await startEmulator(log);
+  const aws = await localAws(log);
   try {
-    useEndpoint(process.env.AWS_ENDPOINT_URL ?? emulator!.endpoint);
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-    log('provisioning tables and parameters from the synthesized template');
-    Object.assign(process.env, await provision(synthTemplate()));
+    Object.assign(process.env, aws.environment);
 
     const seedStarted = performance.now();
     const s = await seed({ turns: TURNS, facts: FACTS });
@@ -155,7 +150,7 @@ async function main() {
       ].join('\n'),
     );
   } finally {
-    await emulator?.stop();
+    await aws.stop();
   }
 }
 

@@ -3,9 +3,7 @@ import { defaultPolicy } from '../lambdas/domain/policy';
 import { deps, handler } from '../lambdas/handlers/sessions';
 import { PolicyStore } from '../lambdas/stores/policy-store';
 import { SummaryTrigger } from '../lambdas/stores/summary-jobs';
-import { type Emulator, startEmulator } from '../local/emulator';
-import { provision, synthTemplate } from '../local/provision';
-import { useEndpoint } from '../local/runtime';
+import { localAws } from '../local/runtime';
 import { lambdaContext } from '../local/server';
 
 // Node 20 here, Node 24 in Lambda: the SDK's once-per-process notice would only clutter the table.
@@ -29,13 +27,11 @@ const pct = (xs: number[], p: number) => {
 type Mode = 'off' | 'below' | 'enqueue';
 
 async function main() {
-  let emulator: Emulator | undefined;
-  if (!process.env.AWS_ENDPOINT_URL) emulator = await startEmulator(log);
+  const aws = await localAws(log);
   try {
-    useEndpoint(process.env.AWS_ENDPOINT_URL ?? emulator!.endpoint);
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    Object.assign(process.env, await provision(synthTemplate()));
+    Object.assign(process.env, aws.environment);
     const eager = `bench-eager-${Date.now()}`;
     await new PolicyStore().publish(eager, { ...defaultPolicy(eager), summary: { triggerTokens: 1 } });
     // Never over the threshold, however many rounds: the trigger path is only the cached policy read.
@@ -122,7 +118,7 @@ async function main() {
       );
     }
   } finally {
-    await emulator?.stop();
+    await aws.stop();
   }
 }
 

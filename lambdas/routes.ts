@@ -1,3 +1,5 @@
+import { envNames } from './config';
+
 /**
  * The HTTP surface, as data: which Lambda serves which route. The CDK construct wires API Gateway
  * from this table and the local dev server dispatches with it, so the two cannot drift.
@@ -42,6 +44,6 @@ export const routes: RouteSpec[] = [
 export const entryOf = (fn: FunctionName | 'authorizer' | string) => `lambdas/handlers/${fn}.ts`;
 
 /** Queues whose messages a function consumes (an SQS event source in AWS, a poller locally). */
-export const queueConsumers: { queueEnv: string; fn: string }[] = [
-  { queueEnv: 'CP_SUMMARY_QUEUE_URL', fn: 'summarizer' },
+export const queueConsumers: { queueEnv: string; fn: FunctionName }[] = [
+  { queueEnv: envNames.summaryQueueUrl, fn: 'summarizer' },
 ];

@@ -120,7 +120,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
     facts: { env: ['factsTable'], tokenizes: true, grant: (f) => t.facts.grantReadWriteData(f) },
     profiles: { env: ['profilesTable'], tokenizes: true, grant: (f) => t.profiles.grantReadWriteData(f) },
     cache: {
-      env: ['cacheTable', 'sessionsTable', 'eventsTable'],
+      env: ['cacheTable', 'sessionsTable'],
       grant: (f) => {
         t.cache.grantReadWriteData(f);
         // One consistent GetItem of the session: an entry tied to a session misses once it moved.

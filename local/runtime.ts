@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AppError } from '../lambdas/domain/errors';
 import { tenantIdSchema } from '../lambdas/domain/ids';
-import { queueConsumers } from '../lambdas/routes';
+import { entryOf, queueConsumers } from '../lambdas/routes';
 import { apiKeyPattern, TenantStore } from '../lambdas/stores/tenant-store';
 import { type Emulator, startEmulator } from './emulator';
 import { type Poller, startPoller } from './poller';
@@ -51,19 +51,44 @@ export function useEndpoint(endpoint: string) {
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 }
 
-export async function startLocal(options: LocalOptions = {}): Promise<LocalRuntime> {
-  const progress = options.progress ?? (() => {});
+export interface LocalAws {
+  endpoint: string;
+  /** the handlers' environment, resolved from the template against what was provisioned */
+  environment: Record<string, string>;
+  /** stops the emulator if this call started one */
+  stop(): Promise<void>;
+}
+
+/**
+ * AWS for a local process (npm start, the test run, the benchmarks): AWS_ENDPOINT_URL if set, else a
+ * moto it starts; either way provisioned from the synthesized template.
+ */
+export async function localAws(progress: (message: string) => void = () => {}): Promise<LocalAws> {
   let emulator: Emulator | undefined;
   if (!process.env.AWS_ENDPOINT_URL) emulator = await startEmulator(progress);
   const endpoint = process.env.AWS_ENDPOINT_URL ?? emulator!.endpoint;
   useEndpoint(endpoint);
+  const stop = async () => {
+    await emulator?.stop();
+  };
+  try {
+    progress('synthesizing the stack and creating its tables, queues and parameters');
+    return { endpoint, environment: await provision(synthTemplate()), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function startLocal(options: LocalOptions = {}): Promise<LocalRuntime> {
+  const progress = options.progress ?? (() => {});
+  const aws = await localAws(progress);
+  const { endpoint, environment } = aws;
   // Local defaults: quiet logs and no EMF on stdout, unless asked for.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
   try {
-    progress('synthesizing the stack and creating its tables, queues and parameters');
-    const environment = await provision(synthTemplate());
     for (const [name, value] of Object.entries(environment)) {
       // Resource names always come from the template; a tuning setting you exported (CP_*_MS,
       // CP_*_SECONDS) wins over the template's default.
@@ -75,7 +100,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalRunti
       options.tenants ?? process.env.CONTEXT_PLANE_TENANTS ?? DEFAULT_TENANTS,
     );
     const pollers: Poller[] = queueConsumers.map((c) => {
-      const handler = require(path.join(ROOT, `lambdas/handlers/${c.fn}.ts`)).handler as (
+      const handler = require(path.join(ROOT, entryOf(c.fn))).handler as (
         e: SQSEvent,
         ctx: Context,
       ) => Promise<SQSBatchResponse>;
@@ -109,11 +134,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalRunti
           server.closeAllConnections();
         });
         if (options.writeState) fs.rmSync(STATE_FILE, { force: true });
-        await emulator?.stop();
+        await aws.stop();
       },
     };
   } catch (err) {
-    await emulator?.stop();
+    await aws.stop();
     throw err;
   }
 }

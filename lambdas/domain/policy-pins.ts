@@ -13,8 +13,9 @@ export interface ResolvedPolicy {
   route: string;
   version: number;
   policy: Policy;
-  /** tokens of the system prompt, counted once per version and process (a version never changes) */
-  systemTokens: number;
+  /** tokens of the system prompt, counted on first use, once per version and process (a version
+   * never changes); the tools and summarization paths never ask */
+  readonly systemTokens: number;
 }
 
 export interface PolicyPinsOptions {
@@ -79,7 +80,7 @@ export class PolicyPins {
     const versionKey = `${ref.name}@${version}`;
     let resolved = this.versions.get(versionKey);
     if (!resolved) {
-      resolved = { route: ref.name, version, policy, systemTokens: this.tokens.count(policy.systemPrompt) };
+      resolved = resolvedPolicy(ref.name, version, policy, this.tokens);
       remember(this.versions, versionKey, resolved);
     }
     if (!('version' in ref.selector)) {
@@ -87,6 +88,24 @@ export class PolicyPins {
     }
     return resolved;
   }
+}
+
+function resolvedPolicy(
+  route: string,
+  version: number,
+  policy: Policy,
+  tokens: TokenCounter,
+): ResolvedPolicy {
+  let systemTokens: number | undefined;
+  return {
+    route,
+    version,
+    policy,
+    get systemTokens() {
+      systemTokens ??= tokens.count(policy.systemPrompt);
+      return systemTokens;
+    },
+  };
 }
 
 const labelKey = (ref: RouteRef) =>

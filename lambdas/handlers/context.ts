@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { env, envInt, envNames } from '../config';
+import { envInt, envNames } from '../config';
 import type { FactSearcher, ProfileReader, SessionReader } from '../domain/context';
 import { contextRequestSchema } from '../domain/context';
 import { type BuilderDeps, buildContext, type ContextResponse } from '../domain/context-builder';
@@ -35,7 +35,7 @@ export const deps: {
 function builderDeps(): BuilderDeps {
   const deadlineMs = deps.deadlineMs ?? envInt('storeDeadlineMs', DEFAULT_STORE_DEADLINE_MS);
   // The session item holds summary and recent turns; the event log is never read here.
-  deps.sessions ??= new SessionStore(env('sessionsTable'), process.env[envNames.eventsTable] ?? '');
+  deps.sessions ??= new SessionStore();
   if (deps.facts === undefined) deps.facts = process.env[envNames.factsTable] ? new FactStore() : null;
   if (deps.profiles === undefined)
     deps.profiles = process.env[envNames.profilesTable] ? new ProfileStore() : null;

@@ -5,6 +5,8 @@ import { parseRouteRef } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import { toolSchema } from '../domain/policy';
+import { PolicyPins } from '../domain/policy-pins';
+import { tiktokenCounter } from '../domain/tokens';
 import { validateToolArguments } from '../domain/tool-args';
 import { argumentsHash, preferredWaitSeconds, toolCallLimits } from '../domain/tool-call';
 import {
@@ -17,7 +19,7 @@ import { parseWith } from '../domain/validation';
 import { httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
 import { keys } from '../stores/keys';
-import { type PinnedPolicy, type PolicySelector, PolicyStore } from '../stores/policy-store';
+import { PolicyStore } from '../stores/policy-store';
 import { SessionStore } from '../stores/session-store';
 import { ToolCallStore } from '../stores/tool-call-store';
 import { httpRunner, lambdaRunner, runnerFor } from '../stores/tool-runners';
@@ -25,6 +27,8 @@ import { httpRunner, lambdaRunner, runnerFor } from '../stores/tool-runners';
 const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
 /** A label or the latest version may move: re-resolve it this often. A version number never moves. */
 const MOVABLE_POLICY_TTL_MS = 10_000;
+/** SSM answers in milliseconds; past this the call is a 503 rather than a hung tool call. */
+const POLICY_DEADLINE_MS = 2_000;
 
 const invokeBody = z.strictObject({
   stepIndex: z.number().int().min(0).max(1_000_000),
@@ -39,24 +43,18 @@ export const deps: {
   runner?: ToolRunner;
   sessions?: SessionStore;
   policies?: PolicyStore;
+  pins?: PolicyPins;
 } = {};
 const sessions = () => (deps.sessions ??= new SessionStore());
 const records = () => (deps.records ??= new ToolCallStore(sessions()));
 const runner = () => (deps.runner ??= runnerFor({ http: httpRunner, lambda: lambdaRunner() }));
-const policies = () => (deps.policies ??= new PolicyStore());
 
-const policyCache = new Map<string, { pinned: PinnedPolicy; until: number }>();
-async function policyOf(route: string, selector: PolicySelector): Promise<PinnedPolicy> {
-  const cacheKey = `${route}|${JSON.stringify(selector)}`;
-  const hit = policyCache.get(cacheKey);
-  if (hit && hit.until > Date.now()) return hit.pinned;
-  const pinned = await policies().get(route, selector);
-  policyCache.set(cacheKey, {
-    pinned,
-    until: 'version' in selector ? Number.POSITIVE_INFINITY : Date.now() + MOVABLE_POLICY_TTL_MS,
-  });
-  return pinned;
-}
+/** The warm Lambda's policy cache, shared with the context and summarization paths' semantics. */
+const pins = () =>
+  (deps.pins ??= new PolicyPins(deps.policies ?? new PolicyStore(), tiktokenCounter, {
+    labelTtlMs: MOVABLE_POLICY_TTL_MS,
+    deadlineMs: POLICY_DEADLINE_MS,
+  }));
 
 const observe: ToolCallObserver = (what, durationMs) => {
   if (what === 'invoked') {
@@ -73,7 +71,7 @@ export const handler = httpApi({
     const toolName = parseWith(toolSchema.shape.name, req.params.toolName, 'toolName');
     const body = parseWith(invokeBody, req.body ?? {});
     const route = parseRouteRef(body.route);
-    const [pinned, session] = await Promise.all([policyOf(route.name, route.selector), sessions().get(ref)]);
+    const [{ resolved: pinned }, session] = await Promise.all([pins().resolve(route), sessions().get(ref)]);
     const tool = pinned.policy.tools.find((t) => t.name === toolName);
     if (!tool) throw new NotFoundError('tool', toolName);
     validateToolArguments({ route: pinned.route, policyVersion: pinned.version, tool }, body.arguments);

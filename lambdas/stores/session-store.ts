@@ -41,9 +41,15 @@ export interface CommitOptions {
 export class SessionStore {
   constructor(
     private readonly sessionsTable = env('sessionsTable'),
-    private readonly eventsTable = env('eventsTable'),
+    /** resolved on first use: readers that only get() (context, cache) need no event log */
+    private eventsTableName?: string,
     private readonly db = dynamo(),
   ) {}
+
+  private get eventsTable(): string {
+    this.eventsTableName ??= env('eventsTable');
+    return this.eventsTableName;
+  }
 
   async get(ref: SessionRef): Promise<SessionState | null> {
     const out = await this.db.send(

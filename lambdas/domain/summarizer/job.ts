@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { VersionConflictError } from '../errors';
 import type { FactWriter, StructuredSummary } from '../facts';
 import { idSchema, tenantIdSchema } from '../ids';
 import { type Policy, routeSchema } from '../policy';
@@ -76,8 +75,6 @@ export type JobOutcome =
     };
 
 const EVENTS_PAGE = 200;
-/** CAS retries when appends land between our read and our write; the same summary is reapplied. */
-const MAX_CAS_ATTEMPTS = 6;
 /** Fresh starts when another summary landed first (rare: FIFO runs one job per session at a time). */
 const MAX_RUNS = 3;
 
@@ -156,9 +153,9 @@ async function turnsBetween(sessions: SessionPort, ref: SessionRef, after: numbe
 }
 
 /**
- * Compare-and-swap of the summary onto the version we read; on conflict, rehydrate and reapply the
- * same summary onto the newer state. Turns appended meanwhile come after the watermark and stay
- * unsummarized: the event subtracts only the tokens this summary covers.
+ * Compare-and-swap of the summary onto the session: commit() re-reads and reapplies on every lost race
+ * (the write is conditioned on the version and log position it read). Turns appended meanwhile come
+ * after the watermark and stay unsummarized: the event subtracts only the tokens this summary covers.
  */
 async function writeSummary(
   sessions: SessionPort,
@@ -168,37 +165,35 @@ async function writeSummary(
   coveredTokens: number,
 ): Promise<{ attempts: number } | 'covered' | 'stale' | 'missing'> {
   const readWatermark = read.summary?.watermarkSeq ?? 0;
-  let expectedVersion = read.version;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await sessions.commit(
-        ref,
-        (prev) => {
-          if (!prev) throw new Abandon('missing');
-          const watermark = prev.summary?.watermarkSeq ?? 0;
-          if (watermark >= summary.watermarkSeq) throw new Abandon('covered');
-          if (watermark !== readWatermark) throw new Abandon('stale');
-          const event: SessionEvent = {
-            seq: prev.lastSeq + 1,
-            type: 'summary_updated',
-            at: summary.updatedAt,
-            // Derived state: the version (the app's CAS token) and the session's TTL stay as they are.
-            data: {
-              version: prev.version,
-              expiresAt: prev.expiresAt,
-              summary,
-              unsummarized: Math.max(0, prev.tokenCounts.unsummarized - coveredTokens),
-            },
-          };
-          return { state: applyEvent(prev, ref, event), events: [event] };
-        },
-        { expectedVersion },
-      );
-      return { attempts: attempt };
-    } catch (err) {
-      if (err instanceof Abandon) return err.why;
-      if (!(err instanceof VersionConflictError) || attempt >= MAX_CAS_ATTEMPTS) throw err;
-      expectedVersion = Number(err.details?.currentVersion);
-    }
+  let attempts = 0;
+  try {
+    await sessions.commit(
+      ref,
+      (prev) => {
+        attempts++;
+        if (!prev) throw new Abandon('missing');
+        const watermark = prev.summary?.watermarkSeq ?? 0;
+        if (watermark >= summary.watermarkSeq) throw new Abandon('covered');
+        if (watermark !== readWatermark) throw new Abandon('stale');
+        const event: SessionEvent = {
+          seq: prev.lastSeq + 1,
+          type: 'summary_updated',
+          at: summary.updatedAt,
+          // Derived state: the version (the app's CAS token) and the session's TTL stay as they are.
+          data: {
+            version: prev.version,
+            expiresAt: prev.expiresAt,
+            summary,
+            unsummarized: Math.max(0, prev.tokenCounts.unsummarized - coveredTokens),
+          },
+        };
+        return { state: applyEvent(prev, ref, event), events: [event] };
+      },
+      {},
+    );
+    return { attempts };
+  } catch (err) {
+    if (err instanceof Abandon) return err.why;
+    throw err;
   }
 }
