@@ -9,7 +9,7 @@ import { labelSchema, policySchema, routeSchema } from '../lambdas/domain/policy
 import { parseWith } from '../lambdas/domain/validation';
 import { type PolicySelector, PolicyStore } from '../lambdas/stores/policy-store';
 import { TenantStore } from '../lambdas/stores/tenant-store';
-import { type LocalState, STATE_FILE, useEndpoint } from './runtime';
+import { type LocalState, STATE_FILE, useEndpoints } from './runtime';
 
 // The AWS SDK warns once per process that it will need Node 22 from 2027; Lambdas run Node 24, and
 // the README states the local minimum. Keep local output readable.
@@ -53,7 +53,7 @@ async function connect(stack: string | undefined, region: string | undefined) {
       'the `npm start` that wrote .context-plane/local.json is gone: start it again, or pass --stack NAME',
     );
   }
-  useEndpoint(state.endpoint);
+  useEndpoints(state.endpoints);
   process.env.AWS_REGION = state.region;
   Object.assign(process.env, state.environment);
 }

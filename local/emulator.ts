@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { installDynamoDbLocal } from './dynamodb-local';
+import { type Emulator, freePort, stopChild } from './processes';
 
 /**
- * The embedded AWS emulator: moto in server mode (DynamoDB, SQS and SSM on their real wire protocols,
- * one process, one port), installed once, pinned, into the project's own virtualenv.
+ * The embedded emulator for SQS and SSM (and everything `cdk deploy` touches): moto in server mode,
+ * all services on their real wire protocols on one port, installed once, pinned, into the project's
+ * own virtualenv. DynamoDB comes from DynamoDB Local (dynamodb-local.ts): moto's DynamoDB copies its
+ * tables on every transaction and does not hold conditional writes atomic under concurrency.
  */
 export const MOTO_VERSION = '5.2.5';
 const ROOT = path.join(__dirname, '..');
@@ -51,39 +54,12 @@ function run(cmd: string, args: string[], hint = '') {
   }
 }
 
-export interface Emulator {
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-/**
- * moto's threaded server checks a DynamoDB condition and writes without a lock, so two concurrent
- * conditional writes can both succeed (measured: up to 5 of 20 claims won). DynamoDB applies each
- * item write atomically; serializing DynamoDB writes restores that. Reads and SQS long polls stay concurrent.
- */
-const SERIALIZED_DYNAMODB = `
-import sys, threading
-import moto.server as server
-lock = threading.Lock()
-WRITES = {'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems'}
-run_simple = server.run_simple
-def serialized_run_simple(host, port, app, **kwargs):
-    def handle(environ, start_response):
-        if environ.get('HTTP_X_AMZ_TARGET', '').split('.')[-1] in WRITES:
-            with lock:
-                return list(app(environ, start_response))
-        return app(environ, start_response)
-    return run_simple(host, port, handle, **kwargs)
-server.run_simple = serialized_run_simple
-server.main(sys.argv[1:])
-`;
-
 /** Starts moto on a free loopback port and resolves once it answers. */
 export async function startEmulator(progress: Progress = quiet): Promise<Emulator> {
   const python = installEmulator(progress);
   const port = await freePort();
   progress(`starting moto ${MOTO_VERSION} on port ${port}`);
-  const child = spawn(python, ['-c', SERIALIZED_DYNAMODB, '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
@@ -97,7 +73,7 @@ export async function startEmulator(progress: Progress = quiet): Promise<Emulato
   const stop = () => stopChild(child);
   // Never leave an emulator behind, whatever way this process ends.
   process.once('exit', () => child.kill('SIGKILL'));
-  return { endpoint, stop };
+  return { endpoint, pid: child.pid!, stop };
 }
 
 async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () => string) {
@@ -116,37 +92,16 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, stderr: () 
   throw new Error(`moto did not answer within 30 s: ${stderr()}`);
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Clears every service's state (~10 ms); cheaper than a new process between test files. */
-export async function resetEmulator(endpoint: string): Promise<void> {
-  const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
-  if (!res.ok) throw new Error(`moto reset failed: ${res.status}`);
-}
-
+/** `npm run emulator:install`: moto into .venv and the DynamoDB Local jars into .dynamodb-local. */
 if (require.main === module && process.argv[2] === 'install') {
-  installEmulator((m) => console.error(m));
+  const progress = (m: string) => console.error(m);
+  installEmulator(progress);
   console.error(`moto ${MOTO_VERSION} is installed in .venv`);
+  installDynamoDbLocal(progress).then(
+    (dir) => console.error(`DynamoDB Local is installed in ${path.relative(ROOT, dir)}`),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
 }

@@ -6,6 +6,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sqsConfig } from '../lambdas/stores/clients';
 import { lambdaContext } from './server';
 
 /**
@@ -31,7 +32,7 @@ export interface Poller {
 }
 
 export function startPoller(opts: PollerOptions): Poller {
-  const sqs = new SQSClient({});
+  const sqs = new SQSClient(sqsConfig);
   let running = true;
   let batches = 0;
   const abort = new AbortController();

@@ -8,6 +8,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ParameterAlreadyExists, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { App } from 'aws-cdk-lib';
+import { sqsConfig } from '../lambdas/stores/clients';
 import { ContextPlaneStack } from '../lib/stack';
 
 /**
@@ -45,7 +46,7 @@ export async function provision(template: Template): Promise<Record<string, stri
   const physical: Record<string, Physical> = {};
   const resources = Object.entries(template.Resources);
   const ddb = new DynamoDBClient({});
-  const sqs = new SQSClient({});
+  const sqs = new SQSClient(sqsConfig);
   const ssm = new SSMClient({});
   try {
     await Promise.all(

@@ -6,7 +6,8 @@ import { AppError } from '../lambdas/domain/errors';
 import { tenantIdSchema } from '../lambdas/domain/ids';
 import { entryOf, queueConsumers } from '../lambdas/routes';
 import { apiKeyPattern, TenantStore } from '../lambdas/stores/tenant-store';
-import { type Emulator, startEmulator } from './emulator';
+import { startDynamoDbLocal } from './dynamodb-local';
+import { startEmulator } from './emulator';
 import { type Poller, startPoller } from './poller';
 import { provision, synthTemplate } from './provision';
 import { createApiServer } from './server';
@@ -21,7 +22,7 @@ export const STATE_FILE =
 
 /** What the CLI needs to reach the environment a running `npm start` serves. */
 export interface LocalState {
-  endpoint: string;
+  endpoints: Endpoints;
   region: string;
   url: string;
   pid: number;
@@ -30,7 +31,7 @@ export interface LocalState {
 
 export interface LocalRuntime {
   url: string;
-  endpoint: string;
+  endpoints: Endpoints;
   tenants: { name: string; key: string }[];
   stop(): Promise<void>;
 }
@@ -43,37 +44,71 @@ export interface LocalOptions {
   writeState?: boolean;
 }
 
-/** Points the AWS SDK at the emulator with dummy credentials, unless the caller configured them. */
-export function useEndpoint(endpoint: string) {
-  process.env.AWS_ENDPOINT_URL = endpoint;
+/**
+ * The endpoint variables the AWS SDK reads itself: AWS_ENDPOINT_URL for every service, and
+ * AWS_ENDPOINT_URL_<SERVICE> (DYNAMODB, SQS, SSM) winning over it for one service.
+ */
+export type Endpoints = Record<string, string>;
+
+/** The endpoint variables set in this process's environment. */
+function configuredEndpoints(): Endpoints {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => /^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/.test(e[0]) && !!e[1],
+    ),
+  );
+}
+
+/** Points the AWS SDK at the emulators with dummy credentials, unless the caller configured them. */
+export function useEndpoints(endpoints: Endpoints) {
+  Object.assign(process.env, endpoints);
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
 }
 
 export interface LocalAws {
-  endpoint: string;
+  endpoints: Endpoints;
   /** the handlers' environment, resolved from the template against what was provisioned */
   environment: Record<string, string>;
-  /** stops the emulator if this call started one */
+  /** pids of the emulators this call started (for memory figures) */
+  pids: number[];
+  /** stops the emulators this call started */
   stop(): Promise<void>;
 }
 
 /**
- * AWS for a local process (npm start, the test run, the benchmarks): AWS_ENDPOINT_URL if set, else a
- * moto it starts; either way provisioned from the synthesized template.
+ * AWS for a local process (npm start, the test run, the benchmarks), provisioned from the
+ * synthesized template. With AWS_ENDPOINT_URL set (LocalStack, a moto of your own) that is used, with
+ * any AWS_ENDPOINT_URL_<SERVICE> beside it; otherwise this starts, in parallel, DynamoDB Local for
+ * DynamoDB (unless AWS_ENDPOINT_URL_DYNAMODB is set) and moto for SQS and SSM.
+ * CONTEXT_PLANE_DATA_DIR keeps DynamoDB Local's tables on disk across restarts (moto keeps nothing).
  */
 export async function localAws(progress: (message: string) => void = () => {}): Promise<LocalAws> {
-  let emulator: Emulator | undefined;
-  if (!process.env.AWS_ENDPOINT_URL) emulator = await startEmulator(progress);
-  const endpoint = process.env.AWS_ENDPOINT_URL ?? emulator!.endpoint;
-  useEndpoint(endpoint);
+  const given = !!process.env.AWS_ENDPOINT_URL;
+  const started = await Promise.allSettled([
+    given ? undefined : startEmulator(progress),
+    given || process.env.AWS_ENDPOINT_URL_DYNAMODB
+      ? undefined
+      : startDynamoDbLocal({ dataDir: process.env.CONTEXT_PLANE_DATA_DIR || undefined, progress }),
+  ]);
+  const [moto, dynamodb] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
   const stop = async () => {
-    await emulator?.stop();
+    await Promise.all([moto?.stop(), dynamodb?.stop()]);
   };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  if (moto) process.env.AWS_ENDPOINT_URL = moto.endpoint;
+  if (dynamodb) process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
+  const endpoints = configuredEndpoints();
+  useEndpoints(endpoints);
+  const pids = [moto?.pid, dynamodb?.pid].filter((p): p is number => p !== undefined);
   try {
     progress('synthesizing the stack and creating its tables, queues and parameters');
-    return { endpoint, environment: await provision(synthTemplate()), stop };
+    return { endpoints, environment: await provision(synthTemplate()), pids, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -83,7 +118,7 @@ export async function localAws(progress: (message: string) => void = () => {}): 
 export async function startLocal(options: LocalOptions = {}): Promise<LocalRuntime> {
   const progress = options.progress ?? (() => {});
   const aws = await localAws(progress);
-  const { endpoint, environment } = aws;
+  const { endpoints, environment } = aws;
   // Local defaults: quiet logs and no EMF on stdout, unless asked for.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -113,7 +148,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalRunti
 
     if (options.writeState) {
       const state: LocalState = {
-        endpoint,
+        endpoints,
         region: process.env.AWS_REGION!,
         url,
         pid: process.pid,
@@ -125,7 +160,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalRunti
 
     return {
       url,
-      endpoint,
+      endpoints,
       tenants,
       async stop() {
         await Promise.all(pollers.map((p) => p.stop()));

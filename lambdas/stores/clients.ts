@@ -21,8 +21,15 @@ export function dynamo(): DynamoDBDocumentClient {
   return ddb;
 }
 
+/**
+ * SQS client settings for every SQS client the project builds: with an endpoint set, send to it, not
+ * to the host in a queue URL (LocalStack answers `sqs.<region>.localhost.localstack.cloud` URLs,
+ * which do not resolve without public DNS). Against AWS the two are the same host.
+ */
+export const sqsConfig = { useQueueUrlAsEndpoint: false } as const;
+
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({});
+  sqs ??= new SQSClient(sqsConfig);
   return sqs;
 }
 

@@ -112,15 +112,23 @@ describe('sessions over HTTP', () => {
 });
 
 describe('npm start with the embedded emulator', () => {
-  it('starts its own moto, serves, and leaves nothing running after SIGINT', async () => {
-    const own = await startProcess({ AWS_ENDPOINT_URL: undefined, CONTEXT_PLANE_TENANTS: undefined });
+  it('starts its own DynamoDB Local and moto, serves, and leaves nothing running after SIGINT', async () => {
+    const own = await startProcess({
+      AWS_ENDPOINT_URL: undefined,
+      AWS_ENDPOINT_URL_DYNAMODB: undefined,
+      CONTEXT_PLANE_TENANTS: undefined,
+    });
     const port = /starting moto [\d.]+ on port (\d+)/.exec(own.output())?.[1];
+    const ddbPort = /starting DynamoDB Local [\d.]+ on port (\d+)/.exec(own.output())?.[1];
     expect(port).toBeDefined();
+    expect(ddbPort).toBeDefined();
+    expect(own.output()).toContain(`AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:${ddbPort}`);
     expect(own.output()).toContain('tenant demo: Authorization: Bearer cp_local_demo_key');
     const health = await fetch(`${own.url}/v1/health`);
     expect(health.status).toBe(200);
     expect(await own.stop('SIGINT')).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/moto-api/`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${ddbPort}/`)).rejects.toThrow();
     await expect(fetch(`${own.url}/v1/health`)).rejects.toThrow();
   }, 120_000);
 });

@@ -9,19 +9,21 @@ import { uniqueId } from '../support/ids';
 
 /**
  * A real `cdk bootstrap` + `cdk deploy` (the pinned CLI, esbuild bundling, cdk-nag) into this run's
- * emulator: a cheap guard that the template actually deploys, not only synthesizes.
+ * emulator: a cheap guard that the template actually deploys, not only synthesizes. Everything goes to
+ * AWS_ENDPOINT_URL (moto's CloudFormation makes the tables in moto), not to DynamoDB Local.
  */
 const ROOT = path.join(__dirname, '..', '..');
 const ACCOUNT = '123456789012'; // moto's account
 
 function cdk(args: string[], outdir: string) {
+  const { AWS_ENDPOINT_URL_DYNAMODB: _, ...env } = process.env;
   return execFileSync(
     path.join(ROOT, 'node_modules/.bin/cdk'),
     [...args, '--no-notices', '--output', outdir],
     {
       cwd: ROOT,
       env: {
-        ...process.env,
+        ...env,
         CDK_DISABLE_CLI_TELEMETRY: 'true',
         CDK_DEFAULT_ACCOUNT: ACCOUNT,
         CDK_DEFAULT_REGION: process.env.AWS_REGION,
@@ -47,7 +49,7 @@ describe('cdk deploy', () => {
     expect(byType('AWS::SQS::Queue')).toHaveLength(2);
     expect(byType('AWS::Lambda::Function').length).toBeGreaterThanOrEqual(3);
     const sessions = byType('AWS::DynamoDB::Table').find((r) => r.LogicalResourceId?.includes('Sessions'));
-    const table = await new DynamoDBClient({}).send(
+    const table = await new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL }).send(
       new DescribeTableCommand({ TableName: sessions!.PhysicalResourceId! }),
     );
     expect(table.Table?.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);

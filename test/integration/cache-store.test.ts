@@ -73,7 +73,7 @@ describe('CacheStore against the emulator', () => {
     expect(await cache.get(ref.tenantId, 'q', 'f')).toBeNull();
   });
 
-  it('treats an expired entry as a miss while the item still exists (moto keeps expired items)', async () => {
+  it('treats an expired entry as a miss while the item still exists (DynamoDB deletes them only eventually)', async () => {
     const tenant = uniqueId('t');
     await cache.put(tenant, { question: 'q', fingerprint: 'f', answer: 'a', ttlSeconds: 60 });
     const key = keys.cacheEntry(tenant, cacheDigest(normalizeQuestion('q'), 'f'));

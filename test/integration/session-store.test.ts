@@ -87,7 +87,7 @@ describe('SessionStore against the emulator', () => {
     const ref = newRef();
     await append(ref, 0, ['old 1']);
     await append(ref, 1, ['old 2']);
-    // What DynamoDB's TTL does to the session item (moto never deletes expired items by itself).
+    // What DynamoDB's TTL does to the session item, some time after it expires (never on cue).
     await dynamo().send(
       new DeleteCommand({ TableName: env('sessionsTable'), Key: keys.session(ref.tenantId, ref.sessionId) }),
     );

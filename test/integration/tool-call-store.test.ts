@@ -44,7 +44,7 @@ const done = (claim: Claim, result: unknown): Completion => ({
 
 describe('ToolCallStore (against the emulator)', () => {
   it('lets exactly one of many concurrent claims win and shows the others the in-progress record', async () => {
-    // Rounds of 20: before the emulator serialized DynamoDB requests, moto let up to 5 of 20 win.
+    // Rounds of 20 racing conditional puts: moto's DynamoDB let up to 5 of 20 win; DynamoDB (Local) one.
     for (let round = 0; round < 10; round++) {
       const key = keys.toolCall(uniqueId('t'), uniqueId('s'), 0, 'weather').pk;
       const results = await Promise.all(

@@ -7,12 +7,15 @@ declare module 'vitest' {
   }
 }
 
-/** Starts moto once for the whole run (unless AWS_ENDPOINT_URL points elsewhere) and provisions it. */
+/**
+ * Starts the emulators once for the whole run (DynamoDB Local and moto, unless AWS_ENDPOINT_URL
+ * points elsewhere) and provisions them; every test process gets the same endpoints.
+ */
 export default async function setup(project: TestProject) {
   const aws = await localAws((m) => console.log(`[emulator] ${m}`));
   project.provide('awsEnv', {
     ...aws.environment,
-    AWS_ENDPOINT_URL: aws.endpoint,
+    ...aws.endpoints,
     AWS_REGION: process.env.AWS_REGION!,
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID!,
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY!,
