@@ -75,6 +75,7 @@ export async function naiveBuild(
     sessionVersion: state?.version ?? 0,
     summaryWatermark: state?.summary?.watermarkSeq ?? 0,
     facts: hits.map((h) => ({ id: h.fact.id, version: h.fact.version })),
+    recall: [],
     userId: req.userId ?? null,
     profileVersion: profile?.version ?? null,
     policy: { route: req.route, version },

@@ -15,6 +15,7 @@ export const envNames = {
   factsTable: 'CP_FACTS_TABLE',
   profilesTable: 'CP_PROFILES_TABLE',
   cacheTable: 'CP_CACHE_TABLE',
+  recallTable: 'CP_RECALL_TABLE',
   /** the context builder's deadline per store read (a late store is left out, reported as degraded) */
   storeDeadlineMs: 'CP_STORE_DEADLINE_MS',
   /** how long a policy label (or latest) stays resolved in a warm Lambda */

@@ -91,6 +91,11 @@ export class ContextPlane extends Construct {
       }),
       profiles: this.table('Profiles', { env: 'profilesTable' }),
       cache: this.table('Cache', { env: 'cacheTable', ttl: true }),
+      // Recall: per scope, its counters item and one postings partition per term (sk = turn).
+      recall: this.table('Recall', {
+        env: 'recallTable',
+        sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      }),
     };
 
     // Explicit .fifo names: some CloudFormation implementations (moto) do not derive them.

@@ -8,7 +8,15 @@ import type { Construct } from 'constructs';
 import type { EnvKey } from '../lambdas/config';
 import type { FunctionName } from '../lambdas/routes';
 
-export type TableName = 'sessions' | 'events' | 'idempotency' | 'tenants' | 'facts' | 'profiles' | 'cache';
+export type TableName =
+  | 'sessions'
+  | 'events'
+  | 'idempotency'
+  | 'tenants'
+  | 'facts'
+  | 'profiles'
+  | 'cache'
+  | 'recall';
 
 /** What a function needs: the resources it may touch and how. Least privilege, one function at a time. */
 export interface FunctionSpec {
@@ -46,6 +54,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         'factsTable',
         'profilesTable',
         'cacheTable',
+        'recallTable',
         'summaryQueueUrl',
         'policyPrefix',
       ],
@@ -130,24 +139,35 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
     context: {
       env: [
         'sessionsTable',
+        'eventsTable',
         'factsTable',
         'profilesTable',
+        'recallTable',
         'policyPrefix',
         'storeDeadlineMs',
         'policyLabelTtlMs',
       ],
       tokenizes: true,
-      // Read only, and only the calls the builder makes: one item, one profile, fact postings + facts.
+      // Read only, and only the calls the builder makes: one item, one profile, fact postings + facts,
+      // recall counters + postings, the log's tail and recalled turns.
       grant: (f) => {
         const read = (actions: string[], tables: dynamodb.Table[]) =>
           f.addToRolePolicy(new iam.PolicyStatement({ actions, resources: tables.map((x) => x.tableArn) }));
-        read(['dynamodb:GetItem'], [t.sessions, t.profiles]);
-        read(['dynamodb:Query', 'dynamodb:BatchGetItem'], [t.facts]);
+        read(['dynamodb:GetItem'], [t.sessions, t.profiles, t.recall]);
+        read(['dynamodb:Query', 'dynamodb:BatchGetItem'], [t.facts, t.events]);
+        read(['dynamodb:Query'], [t.recall]);
         readPolicies(f);
       },
     },
     summarizer: {
-      env: ['sessionsTable', 'eventsTable', 'factsTable', 'policyPrefix', 'eventRetentionSeconds'],
+      env: [
+        'sessionsTable',
+        'eventsTable',
+        'factsTable',
+        'recallTable',
+        'policyPrefix',
+        'eventRetentionSeconds',
+      ],
       tokenizes: true,
       // A Bedrock call can take tens of seconds; the queue's visibility timeout (180 s) stays above 6x this.
       timeout: Duration.seconds(30),
@@ -155,6 +175,18 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         t.sessions.grantReadWriteData(f);
         t.events.grantReadWriteData(f);
         t.facts.grantReadWriteData(f);
+        // The recall indexer: counters (Get, Put-if-absent, conditional Update) and postings (BatchWrite).
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: [
+              'dynamodb:GetItem',
+              'dynamodb:PutItem',
+              'dynamodb:UpdateItem',
+              'dynamodb:BatchWriteItem',
+            ],
+            resources: [t.recall.tableArn],
+          }),
+        );
         readPolicies(f);
         // Converse is authorized as bedrock:InvokeModel on the model (or inference profile) it names.
         f.addToRolePolicy(

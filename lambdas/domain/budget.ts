@@ -2,6 +2,7 @@ import type { Caps, RetrievedFact, Source } from './context';
 import { sources } from './context';
 import { BudgetTooSmallError, InputTooLargeError } from './errors';
 import type { Citation, StructuredSummary } from './facts';
+import type { RecallHit } from './recall';
 import type { StoredTurn } from './session';
 
 /**
@@ -85,6 +86,19 @@ export interface BudgetInput {
   summary: StructuredSummary | null;
   /** oldest first */
   turns: StoredTurn[];
+  /** each source's share of the room after system and input (policy `split`); none: caps alone */
+  split?: Partial<Record<'history' | 'summary' | 'facts' | 'profile', number>>;
+  recall?: RecallInput;
+}
+
+/** Recalled turns: hits best first, and the turns fetched for them and their neighbours. */
+export interface RecallInput {
+  sessionId: string;
+  hits: RecallHit[];
+  /** by `${sessionId}#${seq}` */
+  turns: Map<string, StoredTurn>;
+  /** tokens of the framing around a recalled turn (date, citation): short, so counted exactly */
+  framing: (text: string) => number;
 }
 
 export interface BudgetResult {
@@ -173,9 +187,14 @@ export function budget(i: BudgetInput): BudgetResult {
 
   const { systemCost, inputCost } = requiredCosts(caps, i.system.tokens, i.input.tokens);
   total.left -= systemCost + inputCost;
+  const room = total.left;
+  const capOf = (source: 'history' | 'summary' | 'facts' | 'profile') => {
+    const share = i.split?.[source];
+    return share === undefined ? caps[source] : Math.min(caps[source], Math.floor(share * room));
+  };
 
   // History: newest first and contiguous, so the conversation never has a hole in it.
-  const history = new Room(caps.history, total);
+  const history = new Room(capOf('history'), total);
   const historyDrops: Drop[] = [];
   const kept: StoredTurn[] = [];
   let stop: DropReason | null = null;
@@ -188,10 +207,10 @@ export function budget(i: BudgetInput): BudgetResult {
     else kept.unshift(turn);
   }
 
-  const summary = new Room(caps.summary, total);
+  const summary = new Room(capOf('summary'), total);
   const summaryPart = renderSummary(summary, i.summary);
 
-  const profile = new Room(caps.profile, total);
+  const profile = new Room(capOf('profile'), total);
   const profilePart = bulletPart(profile, '\n\n## User profile', i.profile, (l) => ({
     id: `profile:${l.attr}`,
     prefix: '\n- ',
@@ -200,7 +219,7 @@ export function budget(i: BudgetInput): BudgetResult {
     tokens: l.tokens,
   }));
 
-  const facts = new Room(caps.facts, total);
+  const facts = new Room(capOf('facts'), total);
   const factsPart = bulletPart(facts, '\n\n## Facts', i.facts, (f) => ({
     id: `fact:${f.id}`,
     prefix: `\n- [${f.id}] `,
@@ -209,10 +228,15 @@ export function budget(i: BudgetInput): BudgetResult {
     tokens: f.tokens,
   }));
 
+  // Recall last: it takes what the others left, up to its own cap.
+  const recall = new Room(caps.recall, total);
+  const recallPart = renderRecall(recall, i.recall, new Set(kept.map((t) => t.seq)));
+
   const messages: ChatMessage[] = [
     {
       role: 'system',
-      content: i.system.text + profilePart.content + factsPart.content + summaryPart.content,
+      content:
+        i.system.text + profilePart.content + factsPart.content + summaryPart.content + recallPart.content,
     },
     ...kept.map(
       (t): ChatMessage => ({
@@ -225,23 +249,24 @@ export function budget(i: BudgetInput): BudgetResult {
     { role: 'user', content: i.input.text },
   ];
 
-  const section = (source: Source, tokens: number, items: number, dropped: Drop[]): Section => ({
+  const section = (source: Source, room: Room | null, tokens: number, items: number, dropped: Drop[]) => ({
     source,
     tokens,
-    cap: caps[source],
+    cap: room ? room.cap : caps[source],
     items,
     dropped,
   });
   const sections: Section[] = [
-    section('system', systemCost, 1, []),
-    section('profile', profile.used, profilePart.included, profilePart.dropped),
-    section('facts', facts.used, factsPart.included, factsPart.dropped),
+    section('system', null, systemCost, 1, []),
+    section('profile', profile, profile.used, profilePart.included, profilePart.dropped),
+    section('facts', facts, facts.used, factsPart.included, factsPart.dropped),
     {
-      ...section('summary', summary.used, summaryPart.included, summaryPart.dropped),
+      ...section('summary', summary, summary.used, summaryPart.included, summaryPart.dropped),
       form: summaryPart.form,
     },
-    section('history', history.used, kept.length, historyDrops),
-    section('input', inputCost, 1, []),
+    section('recall', recall, recall.used, recallPart.included, recallPart.dropped),
+    section('history', history, history.used, kept.length, historyDrops),
+    section('input', null, inputCost, 1, []),
   ];
   const tokensTotal = sections.reduce((n, s) => n + s.tokens, 0);
   const tokensFromState = tokensTotal - systemCost - inputCost;
@@ -296,4 +321,83 @@ function renderSummary(room: Room, summary: StructuredSummary | null) {
     dropped.push({ id: 'summary:short', reason });
   }
   return { ...none, dropped };
+}
+
+const RECALL_HEADER = '\n\n## Recalled from earlier in the conversation (best match first)';
+
+/**
+ * Recalled turns, best hit first, each as an excerpt in conversation order with the turns before and
+ * after it when they fit (an answer often sits in the reply; the largest excerpt that fits is taken).
+ * Never a turn the history holds, never one twice. A line is `- [<date>, #<seq>, ref <ref>] <content>`,
+ * the date on an excerpt's first line and wherever it changes, the session id for another session's turn.
+ */
+function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set<number>) {
+  const dropped: Drop[] = [];
+  if (!input || input.hits.length === 0) return { content: '', included: 0, dropped };
+  const shown = new Set<string>();
+  let content = '';
+  const keyOf = (sessionId: string, seq: number) => `${sessionId}#${seq}`;
+  const idOf = (sessionId: string, seq: number) =>
+    sessionId === input.sessionId ? `recall:${seq}` : `recall:${sessionId}#${seq}`;
+  const available = (sessionId: string, seq: number) => {
+    const key = keyOf(sessionId, seq);
+    const turn = input.turns.get(key);
+    if (!turn || shown.has(key) || (sessionId === input.sessionId && inHistory.has(seq))) return null;
+    return turn;
+  };
+  /** An excerpt's text and exact cost. */
+  const render = (sessionId: string, turns: StoredTurn[], header: string) => {
+    let text = header;
+    let cost = input.framing(header);
+    let lastDate = '';
+    for (const turn of turns) {
+      const date = turn.at.slice(0, 10);
+      const cite = [
+        date !== lastDate ? date : '',
+        sessionId === input.sessionId ? `#${turn.seq}` : `${sessionId}#${turn.seq}`,
+        turn.ref ? `ref ${turn.ref}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      const framing = `\n- [${cite}] `;
+      text += framing + turn.content;
+      cost += input.framing(framing) + turn.tokens;
+      lastDate = date;
+    }
+    return { text, cost };
+  };
+
+  for (const hit of input.hits) {
+    const main = available(hit.sessionId, hit.seq);
+    if (!main) continue;
+    const before = available(hit.sessionId, hit.seq - 1);
+    const after = available(hit.sessionId, hit.seq + 1);
+    const header = content ? '' : RECALL_HEADER;
+    // Largest first: with both neighbours, with the reply only, with the one before, alone.
+    const options = [[before, main, after], [main, after], [before, main], [main]].map((o) =>
+      o.filter((t): t is StoredTurn => t !== null),
+    );
+    let taken: StoredTurn[] | null = null;
+    let reason: DropReason | null = null;
+    for (const turns of options) {
+      const excerpt = render(hit.sessionId, turns, header);
+      const why = room.take(excerpt.cost);
+      if (!why) {
+        taken = turns;
+        content += excerpt.text;
+        break;
+      }
+      reason ??= why;
+    }
+    if (!taken) {
+      dropped.push({ id: idOf(hit.sessionId, hit.seq), reason: reason ?? 'source_cap' });
+      continue;
+    }
+    for (const t of taken) shown.add(keyOf(hit.sessionId, t.seq));
+    for (const n of [before, after]) {
+      if (n && !taken.includes(n))
+        dropped.push({ id: idOf(hit.sessionId, n.seq), reason: reason ?? 'source_cap' });
+    }
+  }
+  return { content, included: shown.size, dropped };
 }

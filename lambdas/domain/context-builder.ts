@@ -12,16 +12,19 @@ import {
 import { type Settled, withDeadline } from './deadline';
 import { fingerprintOf } from './fingerprint';
 import type { PolicyPins } from './policy-pins';
+import { type RecallReadPort, recallFor } from './recall';
 import type { TokenCounter } from './tokens';
 
 /** Stores that may be left out when slow or failing (the policy may not: it is required). */
-export type OptionalStore = 'session' | 'facts' | 'profile';
+export type OptionalStore = 'session' | 'facts' | 'profile' | 'recall';
 
 export interface BuilderDeps {
   sessions: SessionReader;
   /** null until a deployment has a facts store */
   facts: FactSearcher | null;
   profiles: ProfileReader | null;
+  /** null until a deployment has a recall index */
+  recall: RecallReadPort | null;
   pins: PolicyPins;
   tokens: TokenCounter;
   /** per store read */
@@ -44,6 +47,7 @@ export interface ContextResponse extends BudgetResult {
 
 export interface BuildStats {
   retrievalHits: number;
+  recallHits: number;
   policyCached: boolean;
   failures: { store: OptionalStore; timedOut: boolean; error?: unknown }[];
 }
@@ -91,13 +95,27 @@ export async function buildContext(
       ? withDeadline(() => profiles.get(tenantId, userId), deps.deadlineMs)
       : null;
 
+  const recallPort = deps.recall;
+  const recallRead =
+    recallPort && caps.recall > 0
+      ? withDeadline(
+          () => recallFor(recallPort, { tenantId, sessionId, userId: req.userId, input: req.input }),
+          deps.deadlineMs,
+        )
+      : null;
+
   // Tokenizing while the reads are in flight; an input that cannot fit fails before they answer.
   const tokenizeStarted = performance.now();
   const inputTokens = deps.tokens.count(req.input);
   const tokenizeMs = performance.now() - tokenizeStarted;
   requiredCosts(caps, resolved.systemTokens, inputTokens);
 
-  const [session, retrieved, profile] = await Promise.all([sessionRead, factsRead, profileRead]);
+  const [session, retrieved, profile, recalled] = await Promise.all([
+    sessionRead,
+    factsRead,
+    profileRead,
+    recallRead,
+  ]);
   const failures: BuildStats['failures'] = [];
   // A read not made is neither ok nor degraded; a failed or late one is degraded.
   const answered = <T>(store: OptionalStore, read: Settled<T> | null): read is Settled<T> & { ok: true } => {
@@ -110,6 +128,10 @@ export async function buildContext(
   const hits = factsOk ? retrieved.value : [];
   const profileOk = answered('profile', profile);
   const profileView = profileOk ? profile.value : null;
+  const recallOk = answered('recall', recalled);
+  const recall = recallOk ? recalled.value : null;
+  // A tail longer than one read leaves turns unscored: said, never silent.
+  if (recall && !recall.complete) failures.push({ store: 'recall', timedOut: false });
   const degraded = failures.map((f) => f.store);
 
   const assembleStarted = performance.now();
@@ -127,6 +149,10 @@ export async function buildContext(
     facts: hits.map((h) => h.fact),
     summary: state?.summary ?? null,
     turns: state?.recentTurns ?? [],
+    split: policy.split,
+    recall: recall
+      ? { sessionId, hits: recall.hits, turns: recall.turns, framing: (t) => deps.tokens.count(t) }
+      : undefined,
   });
   const sessionVersion = sessionOk ? (state?.version ?? 0) : null;
   const fingerprint = fingerprintOf({
@@ -135,6 +161,7 @@ export async function buildContext(
     sessionVersion,
     summaryWatermark: sessionOk ? (state?.summary?.watermarkSeq ?? 0) : null,
     facts: retrieved && !factsOk ? null : hits.map((h) => ({ id: h.fact.id, version: h.fact.version })),
+    recall: recalled && !recallOk ? null : (recall?.ids ?? []),
     userId: userId ?? null,
     profileVersion: profileOk ? (profileView?.version ?? 0) : null,
     policy: { route: resolved.route, version: resolved.version },
@@ -147,6 +174,7 @@ export async function buildContext(
   const timings: Record<string, number> = { policy: round(policyMs), session: session.ms };
   if (retrieved) timings.facts = retrieved.ms;
   if (profile) timings.profile = profile.ms;
+  if (recalled) timings.recall = recalled.ms;
   timings.tokenize = round(tokenizeMs);
   timings.assemble = round(assembleMs);
 
@@ -161,6 +189,11 @@ export async function buildContext(
       budget: caps,
       sessionVersion,
     },
-    stats: { retrievalHits: hits.length, policyCached: cached, failures },
+    stats: {
+      retrievalHits: hits.length,
+      recallHits: recall?.hits.length ?? 0,
+      policyCached: cached,
+      failures,
+    },
   };
 }

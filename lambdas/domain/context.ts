@@ -12,7 +12,7 @@ import { parseWith } from './validation';
  */
 
 /** The sources of a context, in the order their content appears in `messages`. */
-export const sources = ['system', 'profile', 'facts', 'summary', 'history', 'input'] as const;
+export const sources = ['system', 'profile', 'facts', 'summary', 'recall', 'history', 'input'] as const;
 export type Source = (typeof sources)[number];
 export type Caps = Record<Source | 'total', number>;
 
@@ -35,6 +35,7 @@ export const contextRequestSchema = z.strictObject({
       history: tokens.optional(),
       facts: tokens.optional(),
       profile: tokens.optional(),
+      recall: tokens.optional(),
       input: tokens.optional(),
     })
     .optional(),

@@ -48,6 +48,16 @@ export class VersionConflictError extends AppError {
   }
 }
 
+/** A session belongs to the user its first append named; an append naming another is refused. */
+export class SessionUserMismatchError extends AppError {
+  constructor(sessionId: string, requested: string) {
+    super(409, 'session_user_mismatch', `session '${sessionId}' belongs to another user`, {
+      sessionId,
+      userId: requested,
+    });
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(limitBytes: number, actualBytes: number) {
     super(413, 'payload_too_large', `body is ${actualBytes} bytes, limit is ${limitBytes}`, {

@@ -8,7 +8,7 @@ import type { Caps } from './context';
  * session, retrieved facts, profile, policy or budget changes it; so does a change of how we render
  * (FORMAT), since the same state would then give other messages.
  */
-export const FINGERPRINT_FORMAT = 1;
+export const FINGERPRINT_FORMAT = 2;
 
 export interface FingerprintInput {
   tenantId: string;
@@ -19,6 +19,8 @@ export interface FingerprintInput {
   summaryWatermark: number | null;
   /** retrieved facts, in retrieval order */
   facts: { id: string; version: number }[] | null;
+  /** recalled turns (`sessionId#seq`, immutable once appended), best first; null when degraded */
+  recall: string[] | null;
   userId: string | null;
   profileVersion: number | null;
   policy: { route: string; version: number };

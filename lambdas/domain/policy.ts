@@ -7,6 +7,7 @@ import { z } from 'zod';
  */
 
 const tokens = z.number().int().min(0).max(1_000_000);
+const share = z.number().min(0).max(1);
 
 export const toolSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (at most 64)'),
@@ -34,7 +35,22 @@ export const policySchema = z
         history: tokens.default(2000),
         facts: tokens.default(1500),
         profile: tokens.default(300),
+        /** turns recalled from outside the history window (what is left after the others, up to this) */
+        recall: tokens.default(4000),
         input: tokens.default(2000),
+      })
+      .prefault({}),
+    /**
+     * Each source's share of what the total leaves after the system prompt and the input: its cap for a
+     * request is the lower of its cap above and its share. Recall takes what the others leave, so a
+     * small total is not spent on the newest turns alone. Defaults from `npm run bench:recall`.
+     */
+    split: z
+      .strictObject({
+        history: share.default(0.25),
+        summary: share.default(0.1),
+        facts: share.default(0.1),
+        profile: share.default(0.05),
       })
       .prefault({}),
     history: z.strictObject({ maxTurns: z.number().int().min(0).max(200).default(12) }).prefault({}),

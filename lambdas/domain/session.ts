@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SessionUserMismatchError } from './errors';
 import type { StructuredSummary } from './facts';
 
 /**
@@ -26,12 +27,18 @@ export const turnInputSchema = z.strictObject({
   ref: z.string().min(1).max(256).optional(),
   toolCallId: z.string().min(1).max(256).optional(),
   name: z.string().min(1).max(128).optional(),
+  /** when the message was said (ISO 8601 with a zone); default: when it was appended */
+  at: z.iso
+    .datetime({ offset: true })
+    .transform((s) => new Date(s).toISOString())
+    .optional(),
 });
 export type TurnInput = z.infer<typeof turnInputSchema>;
 
-export interface StoredTurn extends TurnInput {
+export interface StoredTurn extends Omit<TurnInput, 'at'> {
   seq: number;
   tokens: number;
+  /** when it was said: the turn's own `at`, else when it was appended */
   at: string;
 }
 
@@ -60,6 +67,8 @@ export interface SessionState {
   updatedAt: string;
   /** epoch seconds: DynamoDB TTL */
   expiresAt: number;
+  /** the user the session's turns belong to: named by an append, then fixed (recall's user scope) */
+  userId?: string;
 }
 
 export type SessionEvent =
@@ -68,7 +77,7 @@ export type SessionEvent =
       type: 'turn_appended';
       at: string;
       /** created: the first turn of a session (or of one re-created after its item expired) */
-      data: { version: number; expiresAt: number; turn: StoredTurn; created?: true };
+      data: { version: number; expiresAt: number; turn: StoredTurn; created?: true; userId?: string };
     }
   | {
       seq: number;
@@ -115,6 +124,7 @@ export function applyEvent(prev: SessionState | null, ref: SessionRef, event: Se
         },
         updatedAt: event.at,
         expiresAt: event.data.expiresAt,
+        ...(event.data.userId ? { userId: event.data.userId } : {}),
       };
     }
     case 'summary_updated':
@@ -153,6 +163,8 @@ export interface AppendInput {
   ttlSeconds: number;
   /** where the log ends when there is no session item (a session re-created after it expired) */
   afterSeq?: number;
+  /** binds the session to this user (first naming wins; another user is refused) */
+  userId?: string;
 }
 
 /** The events and resulting state of appending turns: one event per turn, one version bump in all. */
@@ -161,14 +173,23 @@ export function appendTurns(
   ref: SessionRef,
   input: AppendInput,
 ): { state: SessionState; events: SessionEvent[] } {
+  if (prev?.userId && input.userId && prev.userId !== input.userId) {
+    throw new SessionUserMismatchError(ref.sessionId, input.userId);
+  }
+  const binds = input.userId && !prev?.userId ? { userId: input.userId } : {};
   const version = (prev?.version ?? 0) + 1;
   const expiresAt = Math.floor(Date.parse(input.at) / 1000) + input.ttlSeconds;
   let seq = prev?.lastSeq ?? input.afterSeq ?? 0;
   const events: SessionEvent[] = input.turns.map((t) => {
     seq += 1;
-    const turn: StoredTurn = { ...t, seq, at: input.at };
+    const turn: StoredTurn = { ...t, seq, at: t.at ?? input.at };
     const created = !prev && seq === (input.afterSeq ?? 0) + 1 ? { created: true as const } : {};
-    return { seq, type: 'turn_appended', at: input.at, data: { version, expiresAt, turn, ...created } };
+    return {
+      seq,
+      type: 'turn_appended',
+      at: input.at,
+      data: { version, expiresAt, turn, ...created, ...binds },
+    };
   });
   return { state: fold(prev, ref, events), events };
 }

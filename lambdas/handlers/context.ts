@@ -5,6 +5,7 @@ import { contextRequestSchema } from '../domain/context';
 import { type BuilderDeps, buildContext, type ContextResponse } from '../domain/context-builder';
 import { idSchema } from '../domain/ids';
 import { PolicyPins, type PolicySource } from '../domain/policy-pins';
+import type { RecallReadPort } from '../domain/recall';
 import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { parseWith } from '../domain/validation';
 import { httpApi } from '../http/middleware';
@@ -12,6 +13,7 @@ import { logger, metrics } from '../http/observability';
 import { FactStore } from '../stores/fact-store';
 import { PolicyStore } from '../stores/policy-store';
 import { ProfileStore } from '../stores/profile-store';
+import { RecallStore } from '../stores/recall-store';
 import { SessionStore } from '../stores/session-store';
 
 const DEFAULT_STORE_DEADLINE_MS = 800;
@@ -25,6 +27,7 @@ export const deps: {
   sessions?: SessionReader;
   facts?: FactSearcher | null;
   profiles?: ProfileReader | null;
+  recall?: RecallReadPort | null;
   policies?: PolicySource;
   pins?: PolicyPins;
   tokens: TokenCounter;
@@ -34,11 +37,12 @@ export const deps: {
 
 function builderDeps(): BuilderDeps {
   const deadlineMs = deps.deadlineMs ?? envInt('storeDeadlineMs', DEFAULT_STORE_DEADLINE_MS);
-  // The session item holds summary and recent turns; the event log is never read here.
+  // The session item holds summary and recent turns; the event log is read only for recall's tail.
   deps.sessions ??= new SessionStore();
   if (deps.facts === undefined) deps.facts = process.env[envNames.factsTable] ? new FactStore() : null;
   if (deps.profiles === undefined)
     deps.profiles = process.env[envNames.profilesTable] ? new ProfileStore() : null;
+  if (deps.recall === undefined) deps.recall = process.env[envNames.recallTable] ? new RecallStore() : null;
   deps.pins ??= new PolicyPins(deps.policies ?? new PolicyStore(), deps.tokens, {
     labelTtlMs: deps.labelTtlMs ?? envInt('policyLabelTtlMs', DEFAULT_POLICY_LABEL_TTL_MS),
     deadlineMs,
@@ -48,12 +52,13 @@ function builderDeps(): BuilderDeps {
     sessions: deps.sessions,
     facts: deps.facts,
     profiles: deps.profiles,
+    recall: deps.recall,
     pins: deps.pins,
     deadlineMs,
   };
 }
 
-function emitMetrics(r: ContextResponse, retrievalHits: number, buildMs: number) {
+function emitMetrics(r: ContextResponse, retrievalHits: number, recallHits: number, buildMs: number) {
   const tokensOf = (source: string) => r.sections.find((s) => s.source === source)?.tokens ?? 0;
   metrics.addMetric('tokens_in', MetricUnit.Count, r.usage.tokensTotal);
   metrics.addMetric('tokens_from_state', MetricUnit.Count, r.usage.tokensFromState);
@@ -61,9 +66,11 @@ function emitMetrics(r: ContextResponse, retrievalHits: number, buildMs: number)
   metrics.addMetric('tokens_from_docs', MetricUnit.Count, tokensOf('facts') + tokensOf('profile'));
   metrics.addMetric('token_tax_ratio', MetricUnit.NoUnit, r.usage.tokenTaxRatio);
   metrics.addMetric('retrieval_hits', MetricUnit.Count, retrievalHits);
+  metrics.addMetric('recall_hits', MetricUnit.Count, recallHits);
+  metrics.addMetric('tokens_from_recall', MetricUnit.Count, tokensOf('recall'));
   metrics.addMetric('context_build_ms', MetricUnit.Milliseconds, buildMs);
   if (r.degraded.length) metrics.addMetric('degraded_stores', MetricUnit.Count, r.degraded.length);
-  for (const store of ['policy', 'session', 'facts', 'profile']) {
+  for (const store of ['policy', 'session', 'facts', 'profile', 'recall']) {
     const ms = r.timings[store];
     if (ms === undefined) continue;
     // One dimension per store, so the dashboard can chart each store's latency on its own.
@@ -87,7 +94,7 @@ export const handler = httpApi({
         error: f.error instanceof Error ? f.error.message : f.error,
       });
     }
-    emitMetrics(response, stats.retrievalHits, buildMs);
+    emitMetrics(response, stats.retrievalHits, stats.recallHits, buildMs);
     logger.info('context built', {
       sessionId,
       policy: response.policy,

@@ -19,7 +19,8 @@ const appendBody = z.strictObject({
   turns: z.array(turnInputSchema).min(1).max(sessionLimits.maxTurnsPerAppend),
   /** the policy route whose summary settings apply (trigger, caps, engine); `name`, `name@3` or `name:label` */
   route: z.string().min(1).max(200).default('default'),
-  /** whose long-term facts the summarizer writes; without it they stay scoped to this session */
+  /** the user the session belongs to (fixed by the first append naming one): whose long-term facts the
+   * summarizer writes and whose recall scope the turns join; without it they stay in this session */
   userId: idSchema.optional(),
 });
 
@@ -61,6 +62,7 @@ export const handler = httpApi({
           afterSeq: logEnd,
           turns,
           at: new Date().toISOString(),
+          ...(body.userId ? { userId: body.userId } : {}),
           ttlSeconds: envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS),
         }),
       { expectedVersion: body.expectedVersion },
@@ -68,7 +70,7 @@ export const handler = httpApi({
     metrics.addMetric('state_write_ms', MetricUnit.Milliseconds, performance.now() - started);
     metrics.addMetric('turns_appended', MetricUnit.Count, turns.length);
     // After the commit, never failing it: a cached policy read and, past the threshold, one SQS send.
-    await summaryTrigger().afterAppend(state, body.route, body.userId);
+    await summaryTrigger().afterAppend(state, body.route, state.userId);
     return {
       body: {
         version: state.version,

@@ -4,12 +4,16 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { envNames } from '../config';
 import type { FactWriter } from '../domain/facts';
+import { indexSession, type RecallIndexPort } from '../domain/recall';
+import type { StoredTurn } from '../domain/session';
 import type { SummarizerEngine } from '../domain/summarizer/engine';
 import { ExtractiveEngine } from '../domain/summarizer/extractive';
 import {
   runSummaryJob,
   type SessionPort,
+  type SummaryJob,
   type SummarySettings,
   summaryJobSchema,
 } from '../domain/summarizer/job';
@@ -18,6 +22,7 @@ import { parseWith } from '../domain/validation';
 import { logger, metrics } from '../http/observability';
 import { BedrockEngine } from '../stores/bedrock-engine';
 import { FactStore } from '../stores/fact-store';
+import { RecallStore } from '../stores/recall-store';
 import { SessionStore } from '../stores/session-store';
 import { SummarySettingsSource } from '../stores/summary-jobs';
 
@@ -27,6 +32,8 @@ export const deps: {
   facts?: FactWriter;
   settings?: { of(route: string): Promise<SummarySettings> };
   engineFor?: (settings: SummarySettings) => SummarizerEngine;
+  /** null: no recall index deployed */
+  recall?: RecallIndexPort | null;
   tokens: TokenCounter;
 } = { tokens: tiktokenCounter };
 
@@ -53,12 +60,51 @@ function ports() {
   };
 }
 
+/**
+ * The session's new turns go into the recall index whatever the summary did: a job is queued at least
+ * every history window's worth of turns, so the index trails the log by about that much (a context
+ * build scores the rest from the log itself).
+ */
+async function indexRecord(job: SummaryJob): Promise<void> {
+  if (deps.recall === undefined) deps.recall = process.env[envNames.recallTable] ? new RecallStore() : null;
+  if (!deps.recall) return;
+  const sessions = ports().sessions;
+  const ref = { tenantId: job.tenantId, sessionId: job.sessionId };
+  const state = await sessions.get(ref);
+  if (!state) return;
+  const started = performance.now();
+  const { indexed } = await indexSession(
+    deps.recall,
+    async (after, limit) => {
+      const turns: StoredTurn[] = [];
+      let cursor = after;
+      let lastSeq = after;
+      while (turns.length < limit && cursor < state.lastSeq) {
+        const page = await sessions.listEvents(ref, cursor, Math.min(200, limit));
+        if (page.events.length === 0) break;
+        for (const e of page.events) {
+          if (e.seq > state.lastSeq) break;
+          if (e.type === 'turn_appended') turns.push(e.data.turn);
+          lastSeq = e.seq;
+        }
+        cursor = lastSeq;
+        if (page.next === null) break;
+      }
+      return { turns, lastSeq };
+    },
+    { ...ref, ...(state.userId ? { userId: state.userId } : {}) },
+  );
+  metrics.addMetric('recall_turns_indexed', MetricUnit.Count, indexed);
+  metrics.addMetric('recall_index_ms', MetricUnit.Milliseconds, performance.now() - started);
+}
+
 /** One job: a plain async function; the batch plumbing (partial failures, FIFO groups) is Powertools'. */
 export async function summarizeRecord(record: SQSRecord): Promise<void> {
   const job = parseWith(summaryJobSchema, JSON.parse(record.body), 'job');
   logger.appendKeys({ tenantId: job.tenantId, sessionId: job.sessionId });
   const started = performance.now();
   const outcome = await runSummaryJob(job, ports());
+  await indexRecord(job);
   metrics.addMetric('summarize_jobs', MetricUnit.Count, 1);
   metrics.addMetric('summarize_duration_ms', MetricUnit.Milliseconds, performance.now() - started);
   if (outcome.status !== 'summarized') {

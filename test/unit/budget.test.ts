@@ -40,6 +40,7 @@ const bigCaps: Caps = {
   history: 10_000,
   facts: 10_000,
   profile: 10_000,
+  recall: 10_000,
   input: 10_000,
 };
 
@@ -282,7 +283,7 @@ describe('budget(): drop order and fallbacks', () => {
     );
     expect(out.sections.map((s) => s.source)).toEqual([...sources]);
     expect(out.usage.tokensFromState).toBe(
-      out.usage.tokensTotal - out.sections[0]!.tokens - out.sections[5]!.tokens,
+      out.usage.tokensTotal - out.sections[0]!.tokens - out.sections.at(-1)!.tokens,
     );
   });
 
@@ -310,6 +311,7 @@ describe('effectiveCaps()', () => {
     summary: 1000,
     history: 2000,
     facts: 1500,
+    recall: 4000,
     profile: 300,
     input: 2000,
   };

@@ -103,6 +103,7 @@ function setup(over: Partial<BuilderDeps> = {}) {
     sessions,
     facts: factStore,
     profiles,
+    recall: null,
     pins: new PolicyPins(policies, counter, { labelTtlMs: 30_000, deadlineMs: 100 }),
     tokens: counter,
     deadlineMs: 50,
@@ -245,10 +246,11 @@ describe('route references and fingerprints', () => {
       sessionVersion: 3,
       summaryWatermark: 0,
       facts: [{ id: 'f1', version: 1 }],
+      recall: ['s1#4'],
       userId: 'u1',
       profileVersion: 2,
       policy: { route: 'support', version: 1 },
-      budget: { total: 1, system: 1, summary: 1, history: 1, facts: 1, profile: 1, input: 1 },
+      budget: { total: 1, system: 1, summary: 1, history: 1, facts: 1, profile: 1, recall: 1, input: 1 },
       degraded: [],
     };
     const fp = fingerprintOf(base);
@@ -258,6 +260,7 @@ describe('route references and fingerprints', () => {
       { sessionVersion: 4 },
       { summaryWatermark: 2 },
       { facts: [{ id: 'f1', version: 2 }] },
+      { recall: ['s1#4', 's1#5'] },
       { profileVersion: 3 },
       { policy: { route: 'support', version: 2 } },
       { budget: { ...base.budget, facts: 0 } },

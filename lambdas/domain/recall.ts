@@ -1,0 +1,343 @@
+import { analyze, termFrequencies } from './analyzer';
+import type { StoredTurn } from './session';
+
+/**
+ * Episodic recall: every turn of a conversation is retrievable by the context builder. Pure: the
+ * store feeds it an index snapshot (postings of the query terms and the scope's counters) plus the
+ * not-yet-indexed tail of the session's log, and gets back hits ranked best first, deterministically
+ * (score descending, ties by session id then seq).
+ *
+ * A scope is one session (`S:<sessionId>`, every turn of it) or one user (`U:<userId>`, every turn
+ * of the sessions appended with that userId). Its counters are exact: documents and their total
+ * length are added when a batch of turns is indexed (conditioned on the session's watermark, so once
+ * per batch), a term's document frequency is the number of its postings.
+ *
+ *   bm25(d)    = Σ_t idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·len/avgLen))
+ *   idf(t)     = ln(1 + (N − df + 0.5) / (df + 0.5))
+ *   episode(e) = Σ_t idf(t) over the query terms the episode contains (a stretch of the conversation
+ *                about the topic lifts all its turns, the reply that answers a question among them)
+ *   score(d)   = bm25(d) + EPISODE_WEIGHT · episode(e(d))
+ */
+
+export const recallLimits = {
+  /** distinct query terms looked up (one postings Query each, per scope) */
+  maxQueryTerms: 12,
+  /** postings read per (scope, term); a term with more is counted exactly but its oldest are unread */
+  postingsPerTerm: 2000,
+  /** the unindexed tail read per build (newest events); a longer tail degrades recall, visibly */
+  tailEvents: 300,
+  /** hits whose turns (and neighbours) are fetched for the budgeter */
+  maxHits: 48,
+  /** turns an episode holds at most: without `at` times, a conversation is cut into stretches of this */
+  episodeTurns: 32,
+} as const;
+
+const K1 = 1.2;
+const B = 0.75;
+export const EPISODE_WEIGHT = 0.5;
+const DAY_MS = 24 * 3600 * 1000;
+
+export type Scope = `S:${string}` | `U:${string}`;
+export const sessionScope = (sessionId: string): Scope => `S:${sessionId}`;
+export const userScope = (userId: string): Scope => `U:${userId}`;
+
+/** One indexed occurrence of a term in a turn. */
+export interface Posting {
+  sessionId: string;
+  seq: number;
+  tf: number;
+  /** the turn's length in terms */
+  len: number;
+  /** days since the epoch of the turn's `at`: with seq, what its episode is */
+  day: number;
+}
+
+export interface ScopeStats {
+  docs: number;
+  length: number;
+  /** per session: the last seq indexed into this scope (postings beyond it are not yet counted) */
+  watermarks: Record<string, number>;
+}
+
+export interface ScopeSnapshot {
+  scope: Scope;
+  stats: ScopeStats;
+  /** per query term: its postings (up to postingsPerTerm) and how many it has in all */
+  terms: Map<string, { postings: Posting[]; total: number }>;
+}
+
+export interface RecallHit {
+  sessionId: string;
+  seq: number;
+  score: number;
+}
+
+export const episodeOf = (p: { sessionId: string; seq: number; day: number }) =>
+  `${p.sessionId}:${p.day}:${Math.floor((p.seq - 1) / recallLimits.episodeTurns)}`;
+
+export const dayOf = (at: string) => Math.floor(Date.parse(at) / DAY_MS);
+
+/** The query's distinct terms, first occurrence first, at most maxQueryTerms. */
+export function queryTerms(input: string): string[] {
+  return [...new Set(analyze(input))].slice(0, recallLimits.maxQueryTerms);
+}
+
+/** A turn as indexed: its terms' frequencies and length. Tool output is data, not conversation. */
+export function indexable(turn: StoredTurn): { tf: Map<string, number>; len: number } | null {
+  if (turn.role === 'tool') return null;
+  const terms = analyze(turn.content);
+  return terms.length ? { tf: termFrequencies(terms), len: terms.length } : null;
+}
+
+/** The postings of a batch of turns, by term: what the indexer writes. */
+export function postingsOf(sessionId: string, turns: StoredTurn[]) {
+  const byTerm = new Map<string, Posting[]>();
+  let docs = 0;
+  let length = 0;
+  for (const turn of turns) {
+    const doc = indexable(turn);
+    if (!doc) continue;
+    docs++;
+    length += doc.len;
+    for (const [term, tf] of doc.tf) {
+      const list = byTerm.get(term) ?? [];
+      list.push({ sessionId, seq: turn.seq, tf, len: doc.len, day: dayOf(turn.at) });
+      byTerm.set(term, list);
+    }
+  }
+  return { byTerm, docs, length };
+}
+
+interface Doc {
+  sessionId: string;
+  seq: number;
+  len: number;
+  day: number;
+  tf: Map<string, number>;
+}
+
+/**
+ * Scores one scope. `tail` (unindexed turns of `tailSession`) is counted into the scope's statistics
+ * as if indexed; postings beyond a session's watermark are ignored (the tail has them, or they belong
+ * to a batch whose counters are not in yet). `skipSession` leaves a session's turns out (scored in
+ * another scope).
+ */
+function scoreScope(
+  terms: string[],
+  snap: ScopeSnapshot,
+  tail: StoredTurn[],
+  tailSession: string | null,
+  skipSession: string | null,
+): RecallHit[] {
+  const docs = new Map<string, Doc>();
+  const df = new Map<string, number>();
+  let n = snap.stats.docs;
+  let length = snap.stats.length;
+  for (const term of terms) {
+    const entry = snap.terms.get(term);
+    if (!entry) continue;
+    let counted = entry.total;
+    for (const p of entry.postings) {
+      if (p.seq > (snap.stats.watermarks[p.sessionId] ?? 0)) {
+        counted--;
+        continue;
+      }
+      if (p.sessionId === skipSession) continue;
+      const key = `${p.sessionId}#${p.seq}`;
+      let doc = docs.get(key);
+      if (!doc) {
+        doc = { sessionId: p.sessionId, seq: p.seq, len: p.len, day: p.day, tf: new Map() };
+        docs.set(key, doc);
+      }
+      doc.tf.set(term, p.tf);
+    }
+    df.set(term, Math.max(0, counted));
+  }
+  if (tailSession !== null) {
+    const watermark = snap.stats.watermarks[tailSession] ?? 0;
+    for (const turn of tail) {
+      if (turn.seq <= watermark) continue;
+      const doc = indexable(turn);
+      if (!doc) continue;
+      n++;
+      length += doc.len;
+      const tf = new Map<string, number>();
+      for (const term of terms) {
+        const f = doc.tf.get(term);
+        if (!f) continue;
+        tf.set(term, f);
+        df.set(term, (df.get(term) ?? 0) + 1);
+      }
+      if (tf.size) {
+        docs.set(`${tailSession}#${turn.seq}`, {
+          sessionId: tailSession,
+          seq: turn.seq,
+          len: doc.len,
+          day: dayOf(turn.at),
+          tf,
+        });
+      }
+    }
+  }
+  if (n === 0 || docs.size === 0) return [];
+  const avgLen = length / n;
+  const idf = (term: string) => {
+    const d = Math.min(df.get(term) ?? 0, n);
+    return Math.log(1 + (n - d + 0.5) / (d + 0.5));
+  };
+
+  // Which query terms each episode holds, then every turn's own BM25 plus its episode's coverage.
+  const episodes = new Map<string, Set<string>>();
+  for (const doc of docs.values()) {
+    const e = episodeOf(doc);
+    const set = episodes.get(e) ?? new Set<string>();
+    for (const term of doc.tf.keys()) set.add(term);
+    episodes.set(e, set);
+  }
+  const hits: RecallHit[] = [];
+  for (const doc of docs.values()) {
+    let bm25 = 0;
+    for (const [term, tf] of doc.tf) {
+      bm25 += (idf(term) * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * doc.len) / avgLen));
+    }
+    let coverage = 0;
+    for (const term of episodes.get(episodeOf(doc)) ?? []) coverage += idf(term);
+    hits.push({ sessionId: doc.sessionId, seq: doc.seq, score: bm25 + EPISODE_WEIGHT * coverage });
+  }
+  return hits;
+}
+
+export const compareHits = (a: RecallHit, b: RecallHit) =>
+  b.score - a.score || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0) || a.seq - b.seq;
+
+/**
+ * Ranks the turns of a session (and, with a user snapshot, that user's other sessions) for a query.
+ * The session's own turns are scored against the session scope, with its unindexed tail counted in;
+ * the user scope contributes only the other sessions.
+ */
+export function rankRecall(input: {
+  terms: string[];
+  sessionId: string;
+  session: ScopeSnapshot | null;
+  user: ScopeSnapshot | null;
+  /** newest turns of the session's log, any order: the part beyond the index watermark is scored here */
+  tail: StoredTurn[];
+}): RecallHit[] {
+  const { terms, sessionId } = input;
+  if (terms.length === 0) return [];
+  const hits: RecallHit[] = [];
+  if (input.session) hits.push(...scoreScope(terms, input.session, input.tail, sessionId, null));
+  if (input.user) hits.push(...scoreScope(terms, input.user, [], null, sessionId));
+  return hits.sort(compareHits);
+}
+
+/** Whether the tail read covers everything after the session's watermark. */
+export const tailComplete = (tail: Tail, watermark: number): boolean =>
+  !tail.more || tail.oldestSeq <= watermark + 1;
+
+/** The newest events of a session's log, as the tail read saw them. */
+export interface Tail {
+  turns: StoredTurn[];
+  /** seq of the oldest event read (0 when none) */
+  oldestSeq: number;
+  /** the log has older events than the read reached */
+  more: boolean;
+}
+
+/** Port: what a context build reads of the recall index and the event log. */
+export interface RecallReadPort {
+  snapshot(tenantId: string, scope: Scope, terms: string[]): Promise<ScopeSnapshot>;
+  tail(tenantId: string, sessionId: string): Promise<Tail>;
+  turns(tenantId: string, refs: { sessionId: string; seq: number }[]): Promise<Map<string, StoredTurn>>;
+}
+
+export interface Recalled {
+  hits: RecallHit[];
+  /** the hits' turns and their neighbours, by `${sessionId}#${seq}` */
+  turns: Map<string, StoredTurn>;
+  /** false when the unindexed tail was longer than one read: recall then misses part of it */
+  complete: boolean;
+  /** (sessionId, seq) of every hit, best first: what the fingerprint covers */
+  ids: string[];
+}
+
+/**
+ * Recall for one build: the session scope (and the user's, when the request names one) and the tail
+ * in parallel, then one batch read of the best hits' turns and their neighbours. Reads: 1 + terms per
+ * scope, 1 tail Query, ≤ 2 BatchGets (maxHits turns with their two neighbours each).
+ */
+export async function recallFor(
+  port: RecallReadPort,
+  req: { tenantId: string; sessionId: string; userId?: string; input: string },
+): Promise<Recalled> {
+  const terms = queryTerms(req.input);
+  if (terms.length === 0) return { hits: [], turns: new Map(), complete: true, ids: [] };
+  const [session, user, tail] = await Promise.all([
+    port.snapshot(req.tenantId, sessionScope(req.sessionId), terms),
+    req.userId ? port.snapshot(req.tenantId, userScope(req.userId), terms) : null,
+    port.tail(req.tenantId, req.sessionId),
+  ]);
+  const watermark = session.stats.watermarks[req.sessionId] ?? 0;
+  const complete = tailComplete(tail, watermark);
+  const hits = rankRecall({ terms, sessionId: req.sessionId, session, user, tail: tail.turns }).slice(
+    0,
+    recallLimits.maxHits,
+  );
+  const turns = new Map<string, StoredTurn>();
+  for (const t of tail.turns) turns.set(`${req.sessionId}#${t.seq}`, t);
+  const wanted = new Map<string, { sessionId: string; seq: number }>();
+  for (const h of hits) {
+    for (const seq of [h.seq - 1, h.seq, h.seq + 1]) {
+      const key = `${h.sessionId}#${seq}`;
+      if (seq >= 1 && !turns.has(key)) wanted.set(key, { sessionId: h.sessionId, seq });
+    }
+  }
+  if (wanted.size) for (const [k, t] of await port.turns(req.tenantId, [...wanted.values()])) turns.set(k, t);
+  return { hits, turns, complete, ids: hits.map((h) => `${h.sessionId}#${h.seq}`) };
+}
+
+/** Port: what the indexer needs of the recall index. */
+export interface RecallIndexPort {
+  stats(tenantId: string, scope: Scope): Promise<ScopeStats>;
+  writePostings(tenantId: string, scope: Scope, byTerm: Map<string, Posting[]>): Promise<void>;
+  /** adds a batch's counters and moves the session's watermark from `from` to `to`; false if another
+   * run moved it first */
+  advance(
+    tenantId: string,
+    scope: Scope,
+    sessionId: string,
+    batch: { from: number; to: number; docs: number; length: number },
+  ): Promise<boolean>;
+}
+
+/** The turns of a session after a seq, oldest first, up to a bound (the event log's reader). */
+export type TurnsAfter = (after: number, limit: number) => Promise<{ turns: StoredTurn[]; lastSeq: number }>;
+
+/** Turns indexed per run and scope; a longer backlog is indexed by the next runs. */
+export const INDEX_BATCH = 500;
+
+/**
+ * Indexes a session's new turns into its session scope and, when it belongs to a user, the user's
+ * scope. Idempotent and safe to run twice at once: postings are plain Puts of the same items, and the
+ * counters move only with the watermark they were computed from.
+ */
+export async function indexSession(
+  port: RecallIndexPort,
+  turnsAfter: TurnsAfter,
+  ref: { tenantId: string; sessionId: string; userId?: string },
+): Promise<{ indexed: number }> {
+  let indexed = 0;
+  const scopes = [sessionScope(ref.sessionId), ...(ref.userId ? [userScope(ref.userId)] : [])];
+  for (const scope of scopes) {
+    const stats = await port.stats(ref.tenantId, scope);
+    const from = stats.watermarks[ref.sessionId] ?? 0;
+    const { turns, lastSeq } = await turnsAfter(from, INDEX_BATCH);
+    if (lastSeq <= from) continue;
+    const { byTerm, docs, length } = postingsOf(ref.sessionId, turns);
+    await port.writePostings(ref.tenantId, scope, byTerm);
+    if (await port.advance(ref.tenantId, scope, ref.sessionId, { from, to: lastSeq, docs, length })) {
+      indexed += docs;
+    }
+  }
+  return { indexed };
+}

@@ -1,0 +1,237 @@
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { env } from '../config';
+import {
+  type Posting,
+  type RecallIndexPort,
+  type RecallReadPort,
+  recallLimits,
+  type ScopeSnapshot,
+  type ScopeStats,
+  type Tail,
+} from '../domain/recall';
+import type { SessionEvent, StoredTurn } from '../domain/session';
+import { dynamo } from './clients';
+import { keys } from './keys';
+
+const BATCH_GET = 100;
+const BATCH_WRITE = 25;
+const MAX_BATCH_RETRIES = 8;
+
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, 5 * 2 ** Math.min(attempt, 6)));
+
+/**
+ * The recall index in DynamoDB, plus the event-log reads recall needs. Postings are one item per
+ * (scope, term, turn): written with idempotent Puts, read with one Query per query term. A scope's
+ * counters live in one item, advanced once per indexed batch under a condition on the session's
+ * watermark. No Scan anywhere; every read is bounded (see recallLimits).
+ */
+export class RecallStore implements RecallReadPort, RecallIndexPort {
+  constructor(
+    private readonly table = env('recallTable'),
+    private readonly eventsTable = env('eventsTable'),
+    private readonly db: DynamoDBDocumentClient = dynamo(),
+  ) {}
+
+  async stats(tenantId: string, scope: string): Promise<ScopeStats> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.recallStats(tenantId, scope), ConsistentRead: true }),
+    );
+    const item = out.Item;
+    return {
+      docs: Number(item?.docs ?? 0),
+      length: Number(item?.length ?? 0),
+      watermarks: (item?.w as Record<string, number> | undefined) ?? {},
+    };
+  }
+
+  async snapshot(tenantId: string, scope: ScopeSnapshot['scope'], terms: string[]): Promise<ScopeSnapshot> {
+    const [stats, ...lists] = await Promise.all([
+      this.stats(tenantId, scope),
+      ...terms.map((term) => this.postings(tenantId, scope, term)),
+    ]);
+    return { scope, stats, terms: new Map(terms.map((term, i) => [term, lists[i]!])) };
+  }
+
+  private async postings(tenantId: string, scope: string, term: string) {
+    const pk = keys.recallTerm(tenantId, scope, term).pk;
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        Limit: recallLimits.postingsPerTerm,
+        ConsistentRead: true,
+      }),
+    );
+    const postings: Posting[] = (out.Items ?? []).map((i) => {
+      const sk = String(i.sk);
+      const cut = sk.lastIndexOf('#');
+      return {
+        sessionId: sk.slice(0, cut),
+        seq: Number(sk.slice(cut + 1)),
+        tf: Number(i.tf),
+        len: Number(i.len),
+        day: Number(i.day),
+      };
+    });
+    let total = postings.length;
+    // A very common term: its frequency is counted exactly, its remaining postings are not read.
+    let start = out.LastEvaluatedKey;
+    while (start) {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      total += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    }
+    return { postings, total };
+  }
+
+  async tail(tenantId: string, sessionId: string): Promise<Tail> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.eventsTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.events(tenantId, sessionId).pk },
+        ScanIndexForward: false,
+        Limit: recallLimits.tailEvents,
+        ConsistentRead: true,
+      }),
+    );
+    const items = out.Items ?? [];
+    return {
+      turns: items.flatMap((i) =>
+        i.type === 'turn_appended' ? [(i.data as { turn: StoredTurn }).turn] : [],
+      ),
+      oldestSeq: items.length ? Number(items[items.length - 1]!.seq) : 0,
+      more: out.LastEvaluatedKey !== undefined,
+    };
+  }
+
+  async turns(
+    tenantId: string,
+    refs: { sessionId: string; seq: number }[],
+  ): Promise<Map<string, StoredTurn>> {
+    const found = new Map<string, StoredTurn>();
+    const chunks: Record<string, unknown>[][] = [];
+    const all = refs.map((r) => keys.event(tenantId, r.sessionId, r.seq));
+    for (let i = 0; i < all.length; i += BATCH_GET) chunks.push(all.slice(i, i + BATCH_GET));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending = chunk;
+        for (let attempt = 0; pending.length; attempt++) {
+          if (attempt > MAX_BATCH_RETRIES) throw new Error('recall: events still unprocessed after retries');
+          if (attempt) await backoff(attempt);
+          const out = await this.db.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.eventsTable]: {
+                  Keys: pending,
+                  ProjectionExpression: 'pk, seq, #t, #d',
+                  ExpressionAttributeNames: { '#t': 'type', '#d': 'data' },
+                },
+              },
+            }),
+          );
+          for (const item of out.Responses?.[this.eventsTable] ?? []) {
+            const event = item as SessionEvent & { pk: string };
+            if (event.type !== 'turn_appended') continue;
+            const sessionId = event.pk.slice(event.pk.lastIndexOf('#S#') + 3);
+            found.set(`${sessionId}#${event.seq}`, event.data.turn);
+          }
+          pending = (out.UnprocessedKeys?.[this.eventsTable]?.Keys ?? []) as typeof pending;
+        }
+      }),
+    );
+    return found;
+  }
+
+  async writePostings(tenantId: string, scope: string, byTerm: Map<string, Posting[]>): Promise<void> {
+    const requests = [...byTerm].flatMap(([term, postings]) =>
+      postings.map((p) => ({
+        PutRequest: {
+          Item: {
+            ...keys.recallPosting(tenantId, scope, term, p.sessionId, p.seq),
+            tf: p.tf,
+            len: p.len,
+            day: p.day,
+          },
+        },
+      })),
+    );
+    const chunks: (typeof requests)[] = [];
+    for (let i = 0; i < requests.length; i += BATCH_WRITE) chunks.push(requests.slice(i, i + BATCH_WRITE));
+    // A few batches at a time: enough to hide latency, not enough to throttle a small table.
+    for (let i = 0; i < chunks.length; i += 4) {
+      await Promise.all(chunks.slice(i, i + 4).map((chunk) => this.batchWrite(chunk)));
+    }
+  }
+
+  private async batchWrite(chunk: Record<string, unknown>[]) {
+    let pending = chunk;
+    for (let attempt = 0; pending.length; attempt++) {
+      if (attempt > MAX_BATCH_RETRIES) throw new Error('recall: postings still unprocessed after retries');
+      if (attempt) await backoff(attempt);
+      const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
+      pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof pending;
+    }
+  }
+
+  async advance(
+    tenantId: string,
+    scope: string,
+    sessionId: string,
+    batch: { from: number; to: number; docs: number; length: number },
+  ): Promise<boolean> {
+    const key = keys.recallStats(tenantId, scope);
+    // The counters item exists before any update names a session in its watermark map.
+    await this.db
+      .send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key, docs: 0, length: 0, w: {} },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      )
+      .catch((err: Error) => {
+        if (err.name !== 'ConditionalCheckFailedException') throw err;
+      });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'SET w.#s = :to ADD docs :docs, #len :len',
+          ConditionExpression: batch.from === 0 ? 'attribute_not_exists(w.#s)' : 'w.#s = :from',
+          ExpressionAttributeNames: { '#s': sessionId, '#len': 'length' },
+          ExpressionAttributeValues: {
+            ':to': batch.to,
+            ':docs': batch.docs,
+            ':len': batch.length,
+            ...(batch.from === 0 ? {} : { ':from': batch.from }),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      // Another run indexed this batch first: its counters are in, ours would count it twice.
+      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+}
