@@ -1,0 +1,101 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { env } from '../../lambdas/config';
+import { indexSession, recallFor } from '../../lambdas/domain/recall';
+import { appendTurns, type SessionRef, type StoredTurn } from '../../lambdas/domain/session';
+import { dynamo } from '../../lambdas/stores/clients';
+import { keys } from '../../lambdas/stores/keys';
+import { RecallStore } from '../../lambdas/stores/recall-store';
+import { SessionStore } from '../../lambdas/stores/session-store';
+import { uniqueId } from '../support/ids';
+
+const recall = new RecallStore();
+const sessions = new SessionStore();
+
+async function append(ref: SessionRef, contents: string[], userId?: string) {
+  const turns = contents.map((content) => ({ role: 'user' as const, content, tokens: content.length }));
+  const prev = await sessions.get(ref);
+  return sessions.commit(
+    ref,
+    (p, logEnd) =>
+      appendTurns(p, ref, {
+        turns,
+        at: new Date().toISOString(),
+        ttlSeconds: 3600,
+        afterSeq: logEnd,
+        userId,
+      }),
+    { expectedVersion: prev?.version ?? 0 },
+  );
+}
+
+/** The indexer as the summarizer runs it: the log read through the session store. */
+const index = (ref: SessionRef, userId?: string) =>
+  indexSession(
+    recall,
+    async (after, limit) => {
+      const page = await sessions.listEvents(ref, after, limit);
+      const turns: StoredTurn[] = page.events.flatMap((e) =>
+        e.type === 'turn_appended' ? [e.data.turn] : [],
+      );
+      return { turns, lastSeq: page.events.at(-1)?.seq ?? after };
+    },
+    { ...ref, ...(userId ? { userId } : {}) },
+  );
+
+const chatter = (n: number) =>
+  Array.from({ length: n }, (_, i) => `Ana: the weather and the traffic were fine on day ${i}`);
+
+describe('RecallStore against DynamoDB', () => {
+  it('indexes a session, counts each batch once under racing indexers, and recalls from index and tail', async () => {
+    const ref = { tenantId: uniqueId('rc'), sessionId: 's1' };
+    await append(ref, [
+      ...chatter(20),
+      'Ben: my grandmother Lucia taught me to bake sourdough',
+      ...chatter(10),
+    ]);
+    // Two indexers at once (a redelivered job): postings are idempotent, counters move once.
+    await Promise.all([index(ref), index(ref)]);
+    const stats = await recall.stats(ref.tenantId, 'S:s1');
+    expect(stats).toEqual({ docs: 31, length: expect.any(Number), watermarks: { s1: 31 } });
+
+    await append(ref, [
+      'Ana: did Lucia ever share the sourdough starter?',
+      'Ben: yes, it lives in my fridge',
+    ]);
+    const r = await recallFor(recall, { ...ref, input: 'who taught Ben to bake sourdough bread?' });
+    expect(r.complete).toBe(true);
+    expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual(expect.arrayContaining([21, 32]));
+    expect(r.turns.get('s1#21')?.content).toContain('Lucia');
+    expect(r.turns.get('s1#33')?.content).toContain('fridge'); // a neighbour, from the tail
+
+    const postings = await dynamo().send(
+      new QueryCommand({
+        TableName: env('recallTable'),
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.recallTerm(ref.tenantId, 'S:s1', 'sourdough').pk },
+      }),
+    );
+    expect(postings.Items?.map((i) => i.sk)).toEqual(['s1#0000000021']); // the tail's turn is not indexed yet
+  });
+
+  it("keeps tenants and users apart: the user scope holds only that user's sessions", async () => {
+    const tenantId = uniqueId('rc');
+    const a = { tenantId, sessionId: 'a' };
+    const b = { tenantId, sessionId: 'b' };
+    await append(a, ['Ana: my passport number ends in 4471', ...chatter(3)], 'u1');
+    await append(b, chatter(3), 'u1');
+    await index(a, 'u1');
+    await index(b, 'u1');
+    const input = 'what does my passport number end in?';
+    expect(
+      (await recallFor(recall, { tenantId, sessionId: 'b', userId: 'u1', input })).hits[0],
+    ).toMatchObject({
+      sessionId: 'a',
+      seq: 1,
+    });
+    expect((await recallFor(recall, { tenantId, sessionId: 'b', userId: 'u2', input })).hits).toEqual([]);
+    const other = { tenantId: uniqueId('rc'), sessionId: 'b' };
+    expect((await recallFor(recall, { ...other, userId: 'u1', input })).hits).toEqual([]);
+  });
+});
