@@ -1,5 +1,4 @@
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { env } from '../lambdas/config';
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { planUpsert } from '../lambdas/domain/fact-upsert';
 import type { StructuredSummary } from '../lambdas/domain/facts';
 import { appendTurns, applyEvent, type SessionEvent, type TurnInput } from '../lambdas/domain/session';
@@ -118,39 +117,26 @@ export async function seed(opts: { turns: number; facts: number }): Promise<Seed
 }
 
 /**
- * Facts go in as the FactStore lays them out (its own plan and items), but by BatchWriteItem instead
- * of one transaction each: moto copies its tables on every transaction, so 500 transactional upserts
- * grow quadratically there (minutes), while real DynamoDB does not care. Reads are unaffected.
+ * Facts go in through the FactStore's own plan and transaction, but backdated an hour apart, so
+ * recency ranking has something to order (FactStore.upsert would stamp them all now).
  */
 async function seedFacts(s: Seeded, opts: { turns: number; facts: number }) {
   const store = new FactStore() as unknown as {
-    writes(tenantId: string, prev: null, fact: unknown): { Put?: { Item: Record<string, unknown> } }[];
+    writes(tenantId: string, prev: null, fact: unknown): TransactWriteCommandInput['TransactItems'];
   };
-  const puts = Array.from({ length: opts.facts }, (_, i) => {
+  const facts = Array.from({ length: opts.facts }, (_, i) => {
     const input = {
       text: text(50_000 + i, 8 + (i % 5) * 3),
       userId: i % 3 === 0 ? s.userId : undefined,
       pinned: i % 97 === 0,
       citations: [{ sessionId: s.sessionId, seq: (i % opts.turns) + 1 }],
     };
-    const { fact } = planUpsert(
-      null,
-      input,
-      tiktokenCounter.count(input.text),
-      new Date(Date.now() - i * 3_600_000),
-    );
-    return store.writes(s.tenantId, null, fact).flatMap((w) => (w.Put ? [w.Put.Item] : []));
-  }).flat();
-  const table = env('factsTable');
-  const batches = [];
-  for (let i = 0; i < puts.length; i += 25) batches.push(puts.slice(i, i + 25));
-  await inBatches(batches, 4, async (batch) => {
-    let pending = batch.map((Item) => ({ PutRequest: { Item } }));
-    while (pending.length) {
-      const out = await dynamo().send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-      pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-    }
+    return planUpsert(null, input, tiktokenCounter.count(input.text), new Date(Date.now() - i * 3_600_000))
+      .fact;
   });
+  await inBatches(facts, 4, (fact) =>
+    dynamo().send(new TransactWriteCommand({ TransactItems: store.writes(s.tenantId, null, fact) })),
+  );
 }
 
 /** A question in the same vocabulary as the facts, so retrieval has hits. */

@@ -11,7 +11,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /**
  * `npx tsx bench/summary-trigger.ts`: what the summarization trigger adds to a turn append, against
- * the emulator (moto, started here unless AWS_ENDPOINT_URL is set). The sessions handler is invoked
+ * the emulators (DynamoDB Local and moto, started here unless AWS_ENDPOINT_URL is set). The sessions handler is invoked
  * in-process, three ways interleaved round by round: trigger off, trigger on below the threshold
  * (a cached policy read), trigger on above it (plus one SQS SendMessage per append).
  * Run with POWERTOOLS_METRICS_DISABLED=true to keep EMF lines off stdout.
@@ -94,7 +94,9 @@ async function main() {
         }
       }
     }
-    console.log(`append latency, in-process handler against moto, ${ROUNDS} appends of 2 turns each:`);
+    console.log(
+      `append latency, in-process handler against the local emulators, ${ROUNDS} appends of 2 turns each:`,
+    );
     console.log(
       '| trigger path | append p50 ms | append p95 ms | append mean ms | trigger p50 ms | trigger p95 ms |',
     );

@@ -6,7 +6,7 @@ import { AppError } from '../lambdas/domain/errors';
 import { tenantIdSchema } from '../lambdas/domain/ids';
 import { entryOf, queueConsumers } from '../lambdas/routes';
 import { apiKeyPattern, TenantStore } from '../lambdas/stores/tenant-store';
-import { startDynamoDbLocal } from './dynamodb-local';
+import { checkJava, startDynamoDbLocal } from './dynamodb-local';
 import { startEmulator } from './emulator';
 import { type Poller, startPoller } from './poller';
 import { provision, synthTemplate } from './provision';
@@ -86,11 +86,13 @@ export interface LocalAws {
  */
 export async function localAws(progress: (message: string) => void = () => {}): Promise<LocalAws> {
   const given = !!process.env.AWS_ENDPOINT_URL;
+  const wantsDynamoDbLocal = !given && !process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  if (wantsDynamoDbLocal) checkJava(); // before anything starts: one line on what to install
   const started = await Promise.allSettled([
     given ? undefined : startEmulator(progress),
-    given || process.env.AWS_ENDPOINT_URL_DYNAMODB
-      ? undefined
-      : startDynamoDbLocal({ dataDir: process.env.CONTEXT_PLANE_DATA_DIR || undefined, progress }),
+    wantsDynamoDbLocal
+      ? startDynamoDbLocal({ dataDir: process.env.CONTEXT_PLANE_DATA_DIR || undefined, progress })
+      : undefined,
   ]);
   const [moto, dynamodb] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
   const stop = async () => {
