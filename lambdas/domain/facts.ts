@@ -49,6 +49,8 @@ export interface SummaryFact {
   /** 0..1, 1 = most recent */
   recency: number;
   tokens: number;
+  /** ISO 8601: when the newest cited turn was said (absent in summaries written before it existed) */
+  at?: string;
 }
 
 /** A session's rolling structured summary, stored in the session item (bounded by the policy's cap). */

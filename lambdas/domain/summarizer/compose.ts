@@ -1,10 +1,12 @@
 import type { Citation, StructuredSummary, SummaryFact } from '../facts';
 import type { TokenCounter } from '../tokens';
 import { type Candidate, kindOf, type SummarizeInput } from './engine';
+import { overlap, type Profile, type SalienceModel, salienceModelOf } from './salience';
 
 /**
  * What both engines share: merging new candidates into the previous summary (newest wins per key),
- * recency from seq position, and the token caps (drop lowest salience, then oldest). Pure and
+ * recency from seq position, the time of the newest cited turn, and the token caps: durable facts
+ * first, then notes by content per token, skipping what the kept facts already say. Pure and
  * deterministic: the same input always gives the same summary.
  */
 
@@ -14,6 +16,8 @@ const SHORT_SEPARATOR = '; ';
 /** Whatever the token cap, the summary lives in the session item (400 KB with its recent turns):
  * 200 facts of at most ~330 characters stay under ~100 KB. */
 export const MAX_SUMMARY_FACTS = 200;
+/** A note whose content a kept fact already says to this share is redundant: never kept. */
+const REDUNDANT = 0.6;
 
 /** Who the user is outranks what was decided or promised, which outranks other concrete values. */
 const KIND_WEIGHT = { user: 4, decision: 3, commitment: 3, note: 1 } as const;
@@ -31,7 +35,8 @@ const normalized = (text: string) => text.toLowerCase().replace(/\s+/g, ' ').tri
 /** Merges candidates (in seq order) over previous facts by key: the newer statement wins. */
 export function mergeFacts(previous: SummaryFact[], candidates: Candidate[]): Map<string, Candidate> {
   const byKey = new Map<string, Candidate>();
-  for (const f of previous) byKey.set(f.key, { key: f.key, text: f.text, citations: f.citations });
+  for (const f of previous)
+    byKey.set(f.key, { key: f.key, text: f.text, citations: f.citations, ...(f.at ? { at: f.at } : {}) });
   for (const c of candidates) {
     const old = byKey.get(c.key);
     // Said again in the same words: one fact, cited where it was said (newest citations kept).
@@ -71,27 +76,25 @@ export function composeSummary(
   tokens: TokenCounter,
 ): { summary: StructuredSummary; extracted: SummaryFact[] } {
   const previousTokens = new Map((input.previous?.facts ?? []).map((f) => [`${f.key}\n${f.text}`, f.tokens]));
+  const turnAt = new Map(input.turns.map((t) => [t.seq, t.at]));
   const watermark = Math.max(1, input.watermarkSeq);
-  const toFact = (c: Candidate): SummaryFact => ({
-    key: c.key,
-    text: c.text,
-    citations: c.citations,
-    recency: Math.round((Math.min(newestSeq(c.citations), watermark) / watermark) * 1000) / 1000,
-    // Counted once, when the fact is first written; an unchanged fact keeps its count.
-    tokens: previousTokens.get(`${c.key}\n${c.text}`) ?? tokens.count(c.text),
-  });
-  const all = [...mergeFacts(input.previous?.facts ?? [], candidates).values()]
-    .map(toFact)
-    .sort(byImportance);
-
-  const kept: SummaryFact[] = [];
-  let total = 0;
-  for (const fact of all) {
-    if (kept.length >= MAX_SUMMARY_FACTS) break;
-    if (total + fact.tokens > input.caps.maxTokens) continue;
-    kept.push(fact);
-    total += fact.tokens;
-  }
+  const toFact = (c: Candidate): SummaryFact => {
+    const seq = newestSeq(c.citations);
+    // When the newest cited turn was said; a fact carried over from an earlier run keeps its own.
+    const at = turnAt.get(seq) ?? c.at;
+    return {
+      key: c.key,
+      text: c.text,
+      citations: c.citations,
+      recency: Math.round((Math.min(seq, watermark) / watermark) * 1000) / 1000,
+      // Counted once, when the fact is first written; an unchanged fact keeps its count.
+      tokens: previousTokens.get(`${c.key}\n${c.text}`) ?? tokens.count(c.text),
+      ...(at ? { at } : {}),
+    };
+  };
+  const all = [...mergeFacts(input.previous?.facts ?? [], candidates).values()].map(toFact);
+  const kept = selectFacts(all, input.caps.maxTokens, salienceModelOf(input.turns, input.previous));
+  const total = kept.reduce((n, f) => n + f.tokens, 0);
   const short = shortForm(kept, input.caps.shortMaxTokens, tokens);
   // Stored in conversation order: the reader sees facts as they came up.
   kept.sort((a, b) => newestSeq(a.citations) - newestSeq(b.citations) || (a.key < b.key ? -1 : 1));
@@ -107,6 +110,75 @@ export function composeSummary(
     },
     extracted,
   };
+}
+
+interface Note {
+  fact: SummaryFact;
+  profile: Profile;
+  /** content per token, softened so that one long sentence does not beat two short ones by length */
+  value: number;
+  /** the largest share of its content a kept fact already says */
+  redundancy: number;
+}
+
+/**
+ * Keeps facts within the cap, most important first: durable facts (keyed by subject, so never
+ * redundant with each other) by importance, then notes greedily by value discounted by redundancy
+ * (maximal marginal relevance), each pick lowering what the remaining notes add.
+ */
+export function selectFacts(facts: SummaryFact[], cap: number, model: SalienceModel): SummaryFact[] {
+  const kept: SummaryFact[] = [];
+  const keptProfiles: Profile[] = [];
+  let total = 0;
+  const keep = (fact: SummaryFact, profile: Profile) => {
+    kept.push(fact);
+    keptProfiles.push(profile);
+    total += fact.tokens;
+  };
+  const durable = facts.filter((f) => kindOf(f.key) !== 'note').sort(byImportance);
+  for (const fact of durable) {
+    if (kept.length >= MAX_SUMMARY_FACTS) return kept;
+    if (total + fact.tokens <= cap) keep(fact, model.profile(fact.text));
+  }
+  // A note that no longer fits or is redundant leaves the pool at once: every pick keeps one.
+  const open = (n: Note) => n.redundancy < REDUNDANT && total + n.fact.tokens <= cap;
+  let notes: Note[] = facts
+    .filter((f) => kindOf(f.key) === 'note')
+    .map((fact) => {
+      const profile = model.profile(fact.text);
+      const redundancy = Math.max(0, ...keptProfiles.map((k) => overlap(profile, k)));
+      return { fact, profile, value: profile.score / Math.sqrt(Math.max(fact.tokens, 8)), redundancy };
+    })
+    .filter(open);
+  while (notes.length > 0 && kept.length < MAX_SUMMARY_FACTS) {
+    const [note] = notes.splice(bestNote(notes), 1);
+    keep(note!.fact, note!.profile);
+    for (const other of notes)
+      other.redundancy = Math.max(other.redundancy, overlap(other.profile, note!.profile));
+    notes = notes.filter(open);
+  }
+  return kept;
+}
+
+/** Index of the note worth most now; ties to the newest, then by key (deterministic). */
+function bestNote(notes: Note[]): number {
+  let best = 0;
+  let bestGain = -1;
+  for (let i = 0; i < notes.length; i++) {
+    const n = notes[i]!;
+    const gain = n.value * (1 - n.redundancy);
+    const b = notes[best]!;
+    const better =
+      gain > bestGain ||
+      (gain === bestGain &&
+        (newestSeq(n.fact.citations) - newestSeq(b.fact.citations) || (n.fact.key < b.fact.key ? 1 : -1)) >
+          0);
+    if (better) {
+      best = i;
+      bestGain = gain;
+    }
+  }
+  return best;
 }
 
 /** The coarser form: the most important facts' texts, joined, within its own cap. */

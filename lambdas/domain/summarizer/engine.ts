@@ -50,6 +50,8 @@ export interface Candidate {
   key: string;
   text: string;
   citations: Citation[];
+  /** a fact carried over from the previous summary: when its newest cited turn was said */
+  at?: string;
 }
 
 export const kindOf = (key: string): FactKind => {
