@@ -18,6 +18,10 @@ export type Caps = Record<Source | 'total', number>;
 
 const tokens = z.number().int().min(0).max(1_000_000);
 
+/** An input above this many UTF-8 bytes is refused (413) before it is tokenized: counting is linear,
+ * but not free, and no policy's input cap needs more (64 KiB is ~16,000 tokens of prose). */
+export const MAX_INPUT_BYTES = 64 * 1024;
+
 export const contextRequestSchema = z.strictObject({
   /** `name` (latest), `name@<version>` (immutable) or `name:<label>` (movable) */
   route: z.string().min(1).max(200),

@@ -59,10 +59,11 @@ export class SessionUserMismatchError extends AppError {
 }
 
 export class PayloadTooLargeError extends AppError {
-  constructor(limitBytes: number, actualBytes: number) {
-    super(413, 'payload_too_large', `body is ${actualBytes} bytes, limit is ${limitBytes}`, {
+  constructor(limitBytes: number, actualBytes: number, field?: string) {
+    super(413, 'payload_too_large', `${field ?? 'body'} is ${actualBytes} bytes, limit is ${limitBytes}`, {
       limitBytes,
       actualBytes,
+      ...(field ? { field } : {}),
     });
   }
 }

@@ -1,8 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { envInt, envNames } from '../config';
 import type { FactSearcher, ProfileReader, SessionReader } from '../domain/context';
-import { contextRequestSchema } from '../domain/context';
+import { contextRequestSchema, MAX_INPUT_BYTES } from '../domain/context';
 import { type BuilderDeps, buildContext, type ContextResponse } from '../domain/context-builder';
+import { PayloadTooLargeError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import { PolicyPins, type PolicySource } from '../domain/policy-pins';
 import type { RecallReadPort } from '../domain/recall';
@@ -84,6 +85,8 @@ export const handler = httpApi({
   'POST /v1/sessions/{sessionId}/context': async (req) => {
     const sessionId = parseWith(idSchema, req.params.sessionId, 'sessionId');
     const body = parseWith(contextRequestSchema, req.body);
+    const inputBytes = Buffer.byteLength(body.input, 'utf8');
+    if (inputBytes > MAX_INPUT_BYTES) throw new PayloadTooLargeError(MAX_INPUT_BYTES, inputBytes, 'input');
     const started = performance.now();
     const { response, stats } = await buildContext(builderDeps(), req.tenantId, sessionId, body);
     const buildMs = performance.now() - started;

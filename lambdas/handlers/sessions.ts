@@ -4,7 +4,13 @@ import { envInt } from '../config';
 import { parseRouteRef } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
-import { appendTurns, type SessionRef, sessionLimits, turnInputSchema } from '../domain/session';
+import {
+  appendTurns,
+  type SessionRef,
+  sessionLimits,
+  type TurnInput,
+  turnInputSchema,
+} from '../domain/session';
 import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { parseWith } from '../domain/validation';
 import { type ApiRequest, httpApi } from '../http/middleware';
@@ -52,15 +58,20 @@ export const handler = httpApi({
     const ref = refOf(req);
     const body = parseWith(appendBody, req.body);
     parseRouteRef(body.route); // a bad route is a 400 before anything is written
-    // Counted once, here, at write time; the read path never re-tokenizes stored turns.
-    const turns = body.turns.map((t) => ({ ...t, tokens: deps.tokens.count(t.content) }));
+    // Counted once, at write time (the read path never re-tokenizes stored turns), and only after the
+    // version check passed: a stale append costs no tokenizing.
+    let counted: (TurnInput & { tokens: number })[] | undefined;
+    const count = () => {
+      counted ??= body.turns.map((t) => ({ ...t, tokens: deps.tokens.count(t.content) }));
+      return counted;
+    };
     const started = performance.now();
     const state = await sessions().commit(
       ref,
       (prev, logEnd) =>
         appendTurns(prev, ref, {
           afterSeq: logEnd,
-          turns,
+          turns: count(),
           at: new Date().toISOString(),
           ...(body.userId ? { userId: body.userId } : {}),
           ttlSeconds: envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS),
@@ -68,6 +79,7 @@ export const handler = httpApi({
       { expectedVersion: body.expectedVersion },
     );
     metrics.addMetric('state_write_ms', MetricUnit.Milliseconds, performance.now() - started);
+    const turns = count();
     metrics.addMetric('turns_appended', MetricUnit.Count, turns.length);
     // After the commit, never failing it: a cached policy read and, past the threshold, one SQS send.
     await summaryTrigger().afterAppend(state, body.route, state.userId);
