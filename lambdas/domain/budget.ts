@@ -289,11 +289,15 @@ function renderSummary(room: Room, summary: StructuredSummary | null) {
   if (!summary) return none;
   const dropped: Drop[] = [];
   if (summary.facts.length > 0) {
-    const lines = summary.facts.map((f) => ({
-      framing: `\n- [${f.key}] ${citesSuffix(f.citations)}`,
-      text: `\n- [${f.key}] ${f.text}${citesSuffix(f.citations)}`,
-      tokens: f.tokens,
-    }));
+    // The date a fact was said, so a model can answer "when" questions from the summary too.
+    const lines = summary.facts.map((f) => {
+      const head = `\n- [${f.key}${f.at ? `, ${f.at.slice(0, 10)}` : ''}] `;
+      return {
+        framing: `${head}${citesSuffix(f.citations)}`,
+        text: `${head}${f.text}${citesSuffix(f.citations)}`,
+        tokens: f.tokens,
+      };
+    });
     const cost = lines.reduce(
       (n, l) => n + framingTokens(l.framing) + l.tokens,
       framingTokens(SUMMARY_HEADER),
