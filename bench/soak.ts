@@ -88,6 +88,8 @@ interface Result {
   latencies: number[];
   serverErrors: number;
   seconds: number;
+  /** 1-minute load average when the arm ended: other work on the machine skews latencies */
+  load: number;
   stoppedBecause?: string;
   /** peak RSS in KB by process label */
   peaks: Map<string, number>;
@@ -163,7 +165,15 @@ async function runArm(arm: ArmName): Promise<Result> {
   log(`${ARMS[arm]}: starting`);
   const moto = arm === 'moto' ? await startOldMoto() : undefined;
   let server: Started | undefined;
-  const result: Result = { arm, turns: 0, latencies: [], serverErrors: 0, seconds: 0, peaks: new Map() };
+  const result: Result = {
+    arm,
+    turns: 0,
+    latencies: [],
+    serverErrors: 0,
+    seconds: 0,
+    load: 0,
+    peaks: new Map(),
+  };
   try {
     server = await startProcess({
       // (a) hands npm start a moto for everything; (b) lets it start its own emulators.
@@ -230,6 +240,7 @@ async function runArm(arm: ArmName): Promise<Result> {
       }
     } finally {
       result.seconds = (performance.now() - started) / 1000;
+      result.load = os.loadavg()[0]!;
       sampleMemory(roots, result.peaks);
       clearInterval(sampler);
     }
@@ -254,6 +265,7 @@ function report(results: Result[]) {
     // Fewer turns than two windows: first and last overlap, and say so.
     ['first and last windows overlap', (r) => (r.turns < 2 * WINDOW ? 'yes' : 'no')],
     ['wall time', (r) => `${r.seconds.toFixed(0)} s`],
+    ['load average (1 min) at the end', (r) => r.load.toFixed(1)],
     [
       `append ms, first ${WINDOW} turns: p50 / p95`,
       (r) => `${f(pct(window(r, false), 50))} / ${f(pct(window(r, false), 95))}`,

@@ -71,8 +71,6 @@ export interface LocalAws {
   endpoints: Endpoints;
   /** the handlers' environment, resolved from the template against what was provisioned */
   environment: Record<string, string>;
-  /** pids of the emulators this call started (for memory figures) */
-  pids: number[];
   /** stops the emulators this call started */
   stop(): Promise<void>;
 }
@@ -107,10 +105,9 @@ export async function localAws(progress: (message: string) => void = () => {}): 
   if (dynamodb) process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
   const endpoints = configuredEndpoints();
   useEndpoints(endpoints);
-  const pids = [moto?.pid, dynamodb?.pid].filter((p): p is number => p !== undefined);
   try {
     progress('synthesizing the stack and creating its tables, queues and parameters');
-    return { endpoints, environment: await provision(synthTemplate()), pids, stop };
+    return { endpoints, environment: await provision(synthTemplate()), stop };
   } catch (err) {
     await stop();
     throw err;
