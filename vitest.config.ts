@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /**
- * One run, four kinds of test. Integration and e2e talk to a real emulator over the wire: the global
- * setup starts moto (or uses AWS_ENDPOINT_URL) and provisions it from the synthesized template once.
+ * One run, four kinds of test. Integration and e2e talk to real emulators over the wire: the global
+ * setup starts DynamoDB Local and moto (or uses AWS_ENDPOINT_URL) and provisions them from the
+ * synthesized template once.
  */
 export default defineConfig({
   test: {
