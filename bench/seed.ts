@@ -134,7 +134,9 @@ async function seedFacts(s: Seeded, opts: { turns: number; facts: number }) {
     return planUpsert(null, input, tiktokenCounter.count(input.text), new Date(Date.now() - i * 3_600_000))
       .fact;
   });
-  await inBatches(facts, 4, (fact) =>
+  // The filler text repeats now and then; a repeat is the same fact (same id), stored once.
+  const unique = [...new Map(facts.map((f) => [f.id, f])).values()];
+  await inBatches(unique, 4, (fact) =>
     dynamo().send(new TransactWriteCommand({ TransactItems: store.writes(s.tenantId, null, fact) })),
   );
 }
