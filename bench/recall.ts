@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { defaultPolicy } from '../lambdas/domain/policy';
 import { tiktokenCounter } from '../lambdas/domain/tokens';
 import { queueConsumers } from '../lambdas/routes';
+import { PolicyStore } from '../lambdas/stores/policy-store';
 import { startLocal } from '../local/runtime';
 import { Baselines, type BuiltContext, contentOf, type Message, recalled } from './recall-baselines';
 import { type Conversation, generateCorpus, type QuestionType, questionTypes } from './recall-corpus';
@@ -25,6 +27,8 @@ const CONVERSATIONS = Number.parseInt(process.env.RECALL_CONVERSATIONS ?? (QUICK
 const SEED = Number.parseInt(process.env.RECALL_SEED ?? '1', 10);
 const QUIET_MS = Number.parseInt(process.env.RECALL_QUIET_MS ?? '20000', 10);
 const TOTALS = [1000, 2000, 4000] as const;
+/** RECALL_POLICY: JSON merged into the default policy before the questions (e.g. '{"split":{...}}') */
+const POLICY = process.env.RECALL_POLICY;
 const TURNS_PER_APPEND = 20;
 const KEY = 'cp_local_demo_key';
 // The source document's scenario.
@@ -178,8 +182,14 @@ interface ContextAnswer {
   sections: { source: string; tokens: number; cap: number; items: number; dropped: unknown[] }[];
 }
 
-type Method = 'last-N' | 'BM25 raw turns' | 'full history' | 'context-plane';
-const methods: Method[] = ['last-N', 'BM25 raw turns', 'full history', 'context-plane'];
+type Method = 'last-N' | 'BM25 raw turns' | 'full history' | 'context-plane, recall off' | 'context-plane';
+const methods: Method[] = [
+  'last-N',
+  'BM25 raw turns',
+  'full history',
+  'context-plane, recall off',
+  'context-plane',
+];
 interface Outcome {
   method: Method;
   total: number;
@@ -203,11 +213,20 @@ async function main() {
   const outcomes: Outcome[] = [];
   const appendMs: number[] = [];
   const contextMs: number[] = [];
+  const contextOffMs: number[] = [];
   const flags = { at: true };
   let quiet = '';
   let sample: ContextAnswer | undefined;
   const runId = Date.now().toString(36);
   try {
+    if (POLICY) {
+      // A policy variant to compare (budgets, split): published as the default route's next version.
+      const version = await new PolicyStore().publish('default', {
+        ...defaultPolicy('default'),
+        ...JSON.parse(POLICY),
+      });
+      log(`published RECALL_POLICY as default@${version}`);
+    }
     const appendStarted = performance.now();
     for (const conv of corpus) {
       appendMs.push(
@@ -237,6 +256,18 @@ async function main() {
           score('last-N', total, base.lastN(q.question, total));
           score('BM25 raw turns', total, base.bm25(q.question, total));
           score('full history', total, base.full(q.question));
+          // The same build with the recall section off: what a context was before recall, side by side.
+          const off = await call<ContextAnswer>(`${sessionUrl(local.url, runId, conv)}/context`, {
+            route: 'default',
+            input: q.question,
+            budget: { total, recall: 0 },
+          });
+          if (off.status !== 200) throw new Error(`context → ${off.status} ${JSON.stringify(off.body)}`);
+          contextOffMs.push(off.ms);
+          score('context-plane, recall off', total, {
+            messages: off.body.messages,
+            tokens: off.body.usage.tokensTotal,
+          });
           const res = await call<ContextAnswer>(`${sessionUrl(local.url, runId, conv)}/context`, {
             route: 'default',
             input: q.question,
@@ -270,11 +301,11 @@ async function main() {
     `Appended over HTTP, ${TURNS_PER_APPEND} turns a request${flags.at ? ', with `at`' : ', WITHOUT `at` (the server refused it)'}; ${quiet}.`,
     `A question counts when every evidence turn is in the context (its text, or its id cited). ${os.cpus().length} cores, node ${process.version}.`,
     '',
-    `| ${'method'.padEnd(16)} | ${header} |`,
-    `|${'-'.repeat(18)}|${TOTALS.map(() => `${'-'.repeat(13)}|${'-'.repeat(13)}`).join('|')}|`,
+    `| ${'method'.padEnd(25)} | ${header} |`,
+    `|${'-'.repeat(27)}|${TOTALS.map(() => `${'-'.repeat(13)}|${'-'.repeat(13)}`).join('|')}|`,
     ...methods.map(
       (m) =>
-        `| ${m.padEnd(16)} | ${TOTALS.map((t) => `${cell(recall(of(m, t)))} | ${cell(mean(of(m, t).map((o) => o.tokens)).toFixed(0))}`).join(' | ')} |`,
+        `| ${m.padEnd(25)} | ${TOTALS.map((t) => `${cell(recall(of(m, t)))} | ${cell(mean(of(m, t).map((o) => o.tokens)).toFixed(0))}`).join(' | ')} |`,
     ),
     '',
     'Recall by question type at 2,000 tokens:',
@@ -289,6 +320,7 @@ async function main() {
     `| ${'ms per request (client, HTTP)'.padEnd(36)} | ${cell('n', 5)} | ${cell('p50', 7)} | ${cell('p95', 7)} |`,
     `|${'-'.repeat(38)}|-------|---------|---------|`,
     `| ${`append (${TURNS_PER_APPEND} turns)`.padEnd(36)} | ${cell(String(appendMs.length), 5)} | ${cell(ms(pct(appendMs, 50)), 7)} | ${cell(ms(pct(appendMs, 95)), 7)} |`,
+    `| ${'context build, recall off'.padEnd(36)} | ${cell(String(contextOffMs.length), 5)} | ${cell(ms(pct(contextOffMs, 50)), 7)} | ${cell(ms(pct(contextOffMs, 95)), 7)} |`,
     `| ${'context build'.padEnd(36)} | ${cell(String(contextMs.length), 5)} | ${cell(ms(pct(contextMs, 50)), 7)} | ${cell(ms(pct(contextMs, 95)), 7)} |`,
     '',
     `Emulator peak memory (child processes, sampled every second): ${mem.peaks.map((p) => `${p.name} ${(p.kb / 1024).toFixed(0)} MiB`).join(', ') || 'none seen (AWS_ENDPOINT_URL set?)'}; ` +

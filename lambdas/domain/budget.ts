@@ -2,7 +2,7 @@ import type { Caps, RetrievedFact, Source } from './context';
 import { sources } from './context';
 import { BudgetTooSmallError, InputTooLargeError } from './errors';
 import type { Citation, StructuredSummary } from './facts';
-import type { RecallHit } from './recall';
+import { NEIGHBOUR_SCORE_RATIO, type RecallHit } from './recall';
 import type { StoredTurn } from './session';
 
 /**
@@ -327,68 +327,77 @@ function renderSummary(room: Room, summary: StructuredSummary | null) {
   return { ...none, dropped };
 }
 
-const RECALL_HEADER = '\n\n## Recalled from earlier in the conversation (best match first)';
+const RECALL_HEADER = '\n\n## Recalled from earlier in the conversation';
+
+interface Picked {
+  sessionId: string;
+  turn: StoredTurn;
+}
 
 /**
- * Recalled turns, best hit first, each as an excerpt in conversation order with the turns before and
- * after it when they fit (an answer often sits in the reply; the largest excerpt that fits is taken).
- * Never a turn the history holds, never one twice. A line is `- [<date>, #<seq>, ref <ref>] <content>`,
- * the date on an excerpt's first line and wherever it changes, the session id for another session's turn.
+ * Recalled turns. Chosen best hit first, each with the turns before and after it when it is a strong
+ * hit and they fit (an answer often sits in the reply; the largest excerpt that fits is taken); never
+ * a turn the history holds, never one twice. Rendered in conversation order under a line per date
+ * (and session, for another session's turns): a timeline reads better than a ranking, and a date
+ * said once per day instead of once per turn leaves room for more turns. A line is
+ * `[<ref>] <content>`, `[#<seq>]` for a turn without a ref.
  */
 function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set<number>) {
   const dropped: Drop[] = [];
   if (!input || input.hits.length === 0) return { content: '', included: 0, dropped };
-  const shown = new Set<string>();
-  let content = '';
+  // The same framing strings are costed again and again (headers, options tried per hit): count each once.
+  const counted = new Map<string, number>();
+  const framing = (text: string) => {
+    let n = counted.get(text);
+    if (n === undefined) counted.set(text, (n = input.framing(text)));
+    return n;
+  };
+  const picked = new Map<string, Picked>();
+  const groups = new Set<string>();
   const keyOf = (sessionId: string, seq: number) => `${sessionId}#${seq}`;
   const idOf = (sessionId: string, seq: number) =>
     sessionId === input.sessionId ? `recall:${seq}` : `recall:${sessionId}#${seq}`;
-  const available = (sessionId: string, seq: number) => {
+  const groupOf = (p: Picked) =>
+    `${p.sessionId === input.sessionId ? '' : `session ${p.sessionId}, `}${p.turn.at.slice(0, 10)}`;
+  const lineOf = (p: Picked) => `\n[${p.turn.ref ?? `#${p.turn.seq}`}] `;
+  const available = (sessionId: string, seq: number): Picked | null => {
     const key = keyOf(sessionId, seq);
     const turn = input.turns.get(key);
-    if (!turn || shown.has(key) || (sessionId === input.sessionId && inHistory.has(seq))) return null;
-    return turn;
+    if (!turn || picked.has(key) || (sessionId === input.sessionId && inHistory.has(seq))) return null;
+    return { sessionId, turn };
   };
-  /** An excerpt's text and exact cost. */
-  const render = (sessionId: string, turns: StoredTurn[], header: string) => {
-    let text = header;
-    let cost = input.framing(header);
-    let lastDate = '';
-    for (const turn of turns) {
-      const date = turn.at.slice(0, 10);
-      const cite = [
-        date !== lastDate ? date : '',
-        sessionId === input.sessionId ? `#${turn.seq}` : `${sessionId}#${turn.seq}`,
-        turn.ref ? `ref ${turn.ref}` : '',
-      ]
-        .filter(Boolean)
-        .join(', ');
-      const framing = `\n- [${cite}] `;
-      text += framing + turn.content;
-      cost += input.framing(framing) + turn.tokens;
-      lastDate = date;
+  /** What adding these turns costs: their lines, plus the section and date headers not yet paid. */
+  const costOf = (ps: Picked[]) => {
+    let cost = picked.size === 0 ? framing(RECALL_HEADER) : 0;
+    const fresh = new Set<string>();
+    for (const p of ps) {
+      const g = groupOf(p);
+      if (!groups.has(g) && !fresh.has(g)) {
+        fresh.add(g);
+        cost += framing(`\n${g}`);
+      }
+      cost += framing(lineOf(p)) + p.turn.tokens;
     }
-    return { text, cost };
+    return cost;
   };
 
+  const best = input.hits[0]?.score ?? 0;
   for (const hit of input.hits) {
     const main = available(hit.sessionId, hit.seq);
     if (!main) continue;
-    const before = available(hit.sessionId, hit.seq - 1);
-    const after = available(hit.sessionId, hit.seq + 1);
-    const header = content ? '' : RECALL_HEADER;
+    const strong = hit.score >= NEIGHBOUR_SCORE_RATIO * best;
+    const before = strong ? available(hit.sessionId, hit.seq - 1) : null;
+    const after = strong ? available(hit.sessionId, hit.seq + 1) : null;
     // Largest first: with both neighbours, with the reply only, with the one before, alone.
     const options = [[before, main, after], [main, after], [before, main], [main]].map((o) =>
-      o.filter((t): t is StoredTurn => t !== null),
+      o.filter((p): p is Picked => p !== null),
     );
-    let taken: StoredTurn[] | null = null;
+    let taken: Picked[] | null = null;
     let reason: DropReason | null = null;
-    for (const turns of options) {
-      const excerpt = render(hit.sessionId, turns, header);
-      const why = room.take(excerpt.cost);
+    for (const ps of options) {
+      const why = room.take(costOf(ps));
       if (!why) {
-        taken = turns;
-        content += excerpt.text;
+        taken = ps;
         break;
       }
       reason ??= why;
@@ -397,11 +406,38 @@ function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set
       dropped.push({ id: idOf(hit.sessionId, hit.seq), reason: reason ?? 'source_cap' });
       continue;
     }
-    for (const t of taken) shown.add(keyOf(hit.sessionId, t.seq));
+    for (const p of taken) {
+      picked.set(keyOf(p.sessionId, p.turn.seq), p);
+      groups.add(groupOf(p));
+    }
     for (const n of [before, after]) {
       if (n && !taken.includes(n))
-        dropped.push({ id: idOf(hit.sessionId, n.seq), reason: reason ?? 'source_cap' });
+        dropped.push({ id: idOf(n.sessionId, n.turn.seq), reason: reason ?? 'source_cap' });
     }
   }
-  return { content, included: shown.size, dropped };
+  if (picked.size === 0) return { content: '', included: 0, dropped };
+
+  // Conversation order: sessions by their earliest recalled turn, then by time and seq within each,
+  // so every date group is contiguous and its header appears once, as it was charged.
+  const first = new Map<string, string>();
+  for (const p of picked.values()) {
+    const at = first.get(p.sessionId);
+    if (at === undefined || p.turn.at < at) first.set(p.sessionId, p.turn.at);
+  }
+  const order = [...picked.values()].sort(
+    (a, b) =>
+      (a.sessionId === b.sessionId ? 0 : first.get(a.sessionId)! < first.get(b.sessionId)! ? -1 : 1) ||
+      (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0) ||
+      (a.turn.at < b.turn.at ? -1 : a.turn.at > b.turn.at ? 1 : 0) ||
+      a.turn.seq - b.turn.seq,
+  );
+  let content = RECALL_HEADER;
+  let group = '';
+  for (const p of order) {
+    const g = groupOf(p);
+    if (g !== group) content += `\n${g}`;
+    group = g;
+    content += lineOf(p) + p.turn.content;
+  }
+  return { content, included: picked.size, dropped };
 }

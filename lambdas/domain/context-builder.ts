@@ -99,7 +99,15 @@ export async function buildContext(
   const recallRead =
     recallPort && caps.recall > 0
       ? withDeadline(
-          () => recallFor(recallPort, { tenantId, sessionId, userId: req.userId, input: req.input }),
+          () =>
+            recallFor(recallPort, {
+              tenantId,
+              sessionId,
+              userId: req.userId,
+              input: req.input,
+              // At most what recall could get: its cap, or the total if that is smaller.
+              room: Math.min(caps.recall, caps.total),
+            }),
           deps.deadlineMs,
         )
       : null;

@@ -47,7 +47,7 @@ export const policySchema = z
      */
     split: z
       .strictObject({
-        history: share.default(0.25),
+        history: share.default(0.15),
         summary: share.default(0.1),
         facts: share.default(0.1),
         profile: share.default(0.05),

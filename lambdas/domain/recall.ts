@@ -24,10 +24,14 @@ export const recallLimits = {
   maxQueryTerms: 12,
   /** postings read per (scope, term); a term with more is counted exactly but its oldest are unread */
   postingsPerTerm: 2000,
-  /** the unindexed tail read per build (newest events); a longer tail degrades recall, visibly */
+  /** the log's newest events read with every build (the unindexed tail is usually shorter)... */
+  tailFirstRead: 64,
+  /** ...and at most this many when it is not; a longer tail degrades recall, visibly */
   tailEvents: 300,
-  /** hits whose turns (and neighbours) are fetched for the budgeter */
-  maxHits: 48,
+  /** hits whose turns (and strong hits' neighbours) are fetched for the budgeter, at most */
+  maxHits: 200,
+  /** a hit's turn costs at least about this many tokens: how many hits a recall room can use */
+  minTurnTokens: 12,
   /** turns an episode holds at most: without `at` times, a conversation is cut into stretches of this */
   episodeTurns: 32,
 } as const;
@@ -35,6 +39,9 @@ export const recallLimits = {
 const K1 = 1.2;
 const B = 0.75;
 export const EPISODE_WEIGHT = 0.5;
+/** A hit brings its neighbours when it scores at least this share of the best hit's score: a weak
+ * hit (matching little more than a name every turn has) would crowd out other hits with them. */
+export const NEIGHBOUR_SCORE_RATIO = 0.5;
 const DAY_MS = 24 * 3600 * 1000;
 
 export type Scope = `S:${string}` | `U:${string}`;
@@ -231,10 +238,6 @@ export function rankRecall(input: {
   return hits.sort(compareHits);
 }
 
-/** Whether the tail read covers everything after the session's watermark. */
-export const tailComplete = (tail: Tail, watermark: number): boolean =>
-  !tail.more || tail.oldestSeq <= watermark + 1;
-
 /** The newest events of a session's log, as the tail read saw them. */
 export interface Tail {
   turns: StoredTurn[];
@@ -247,7 +250,8 @@ export interface Tail {
 /** Port: what a context build reads of the recall index and the event log. */
 export interface RecallReadPort {
   snapshot(tenantId: string, scope: Scope, terms: string[]): Promise<ScopeSnapshot>;
-  tail(tenantId: string, sessionId: string): Promise<Tail>;
+  /** the newest `limit` events (before `before`, when given), newest first */
+  tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail>;
   turns(tenantId: string, refs: { sessionId: string; seq: number }[]): Promise<Map<string, StoredTurn>>;
 }
 
@@ -262,32 +266,52 @@ export interface Recalled {
 }
 
 /**
- * Recall for one build: the session scope (and the user's, when the request names one) and the tail
- * in parallel, then one batch read of the best hits' turns and their neighbours. Reads: 1 + terms per
- * scope, 1 tail Query, ≤ 2 BatchGets (maxHits turns with their two neighbours each).
+ * Recall for one build: the session scope (and the user's, when the request names one) and the log's
+ * newest events in parallel, then one batch read of the best hits' turns and strong hits' neighbours.
+ * Reads: per scope 1 GetItem + 1 Query per query term (≤ 12); 1 tail Query (a second when the indexer
+ * lags more than tailFirstRead events); BatchGets of at most maxHits × 3 turns (≤ 6 of 100 keys), only
+ * as many hits as `room` tokens can hold.
  */
 export async function recallFor(
   port: RecallReadPort,
-  req: { tenantId: string; sessionId: string; userId?: string; input: string },
+  req: { tenantId: string; sessionId: string; userId?: string; input: string; room: number },
 ): Promise<Recalled> {
   const terms = queryTerms(req.input);
-  if (terms.length === 0) return { hits: [], turns: new Map(), complete: true, ids: [] };
-  const [session, user, tail] = await Promise.all([
+  if (terms.length === 0 || req.room <= 0) return { hits: [], turns: new Map(), complete: true, ids: [] };
+  const [session, user, first] = await Promise.all([
     port.snapshot(req.tenantId, sessionScope(req.sessionId), terms),
     req.userId ? port.snapshot(req.tenantId, userScope(req.userId), terms) : null,
-    port.tail(req.tenantId, req.sessionId),
+    port.tail(req.tenantId, req.sessionId, recallLimits.tailFirstRead),
   ]);
+  // The first read usually reaches back to the watermark; when the indexer lags, read the rest.
   const watermark = session.stats.watermarks[req.sessionId] ?? 0;
-  const complete = tailComplete(tail, watermark);
+  let tail = first;
+  if (first.more && first.oldestSeq > watermark + 1) {
+    const rest = await port.tail(
+      req.tenantId,
+      req.sessionId,
+      recallLimits.tailEvents - recallLimits.tailFirstRead,
+      first.oldestSeq,
+    );
+    tail = {
+      turns: [...first.turns, ...rest.turns],
+      oldestSeq: rest.oldestSeq || first.oldestSeq,
+      more: rest.more,
+    };
+  }
+  const complete = !tail.more || tail.oldestSeq <= watermark + 1;
+  const maxHits = Math.min(recallLimits.maxHits, Math.ceil(req.room / recallLimits.minTurnTokens));
   const hits = rankRecall({ terms, sessionId: req.sessionId, session, user, tail: tail.turns }).slice(
     0,
-    recallLimits.maxHits,
+    maxHits,
   );
   const turns = new Map<string, StoredTurn>();
   for (const t of tail.turns) turns.set(`${req.sessionId}#${t.seq}`, t);
   const wanted = new Map<string, { sessionId: string; seq: number }>();
+  const best = hits[0]?.score ?? 0;
   for (const h of hits) {
-    for (const seq of [h.seq - 1, h.seq, h.seq + 1]) {
+    const around = h.score >= NEIGHBOUR_SCORE_RATIO * best ? [h.seq - 1, h.seq, h.seq + 1] : [h.seq];
+    for (const seq of around) {
       const key = `${h.sessionId}#${seq}`;
       if (seq >= 1 && !turns.has(key)) wanted.set(key, { sessionId: h.sessionId, seq });
     }

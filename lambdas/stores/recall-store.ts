@@ -102,14 +102,17 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     return { postings, total };
   }
 
-  async tail(tenantId: string, sessionId: string): Promise<Tail> {
+  async tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail> {
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.eventsTable,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.events(tenantId, sessionId).pk },
+        KeyConditionExpression: before === undefined ? 'pk = :pk' : 'pk = :pk AND seq < :before',
+        ExpressionAttributeValues: {
+          ':pk': keys.events(tenantId, sessionId).pk,
+          ...(before === undefined ? {} : { ':before': before }),
+        },
         ScanIndexForward: false,
-        Limit: recallLimits.tailEvents,
+        Limit: limit,
         ConsistentRead: true,
       }),
     );

@@ -36,7 +36,7 @@ describe('recall over HTTP', () => {
     });
     expect(ctx.status).toBe(200);
     const system: string = ctx.body.messages[0].content;
-    expect(system).toContain('[2023-05-08, #21, ref D1:7] Ben: we adopted a greyhound called Comet');
+    expect(system).toContain('\n2023-05-08\n[D1:7] Ben: we adopted a greyhound called Comet');
     const recall = ctx.body.sections.find((s: { source: string }) => s.source === 'recall');
     expect(recall.items).toBeGreaterThan(0);
     expect(recall.tokens).toBeLessThanOrEqual(recall.cap);

@@ -63,7 +63,11 @@ describe('RecallStore against DynamoDB', () => {
       'Ana: did Lucia ever share the sourdough starter?',
       'Ben: yes, it lives in my fridge',
     ]);
-    const r = await recallFor(recall, { ...ref, input: 'who taught Ben to bake sourdough bread?' });
+    const r = await recallFor(recall, {
+      room: 2000,
+      ...ref,
+      input: 'who taught Ben to bake sourdough bread?',
+    });
     expect(r.complete).toBe(true);
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual(expect.arrayContaining([21, 32]));
     expect(r.turns.get('s1#21')?.content).toContain('Lucia');
@@ -89,13 +93,15 @@ describe('RecallStore against DynamoDB', () => {
     await index(b, 'u1');
     const input = 'what does my passport number end in?';
     expect(
-      (await recallFor(recall, { tenantId, sessionId: 'b', userId: 'u1', input })).hits[0],
+      (await recallFor(recall, { room: 2000, tenantId, sessionId: 'b', userId: 'u1', input })).hits[0],
     ).toMatchObject({
       sessionId: 'a',
       seq: 1,
     });
-    expect((await recallFor(recall, { tenantId, sessionId: 'b', userId: 'u2', input })).hits).toEqual([]);
+    expect(
+      (await recallFor(recall, { room: 2000, tenantId, sessionId: 'b', userId: 'u2', input })).hits,
+    ).toEqual([]);
     const other = { tenantId: uniqueId('rc'), sessionId: 'b' };
-    expect((await recallFor(recall, { ...other, userId: 'u1', input })).hits).toEqual([]);
+    expect((await recallFor(recall, { room: 2000, ...other, userId: 'u1', input })).hits).toEqual([]);
   });
 });

@@ -2,101 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../lambdas/domain/analyzer';
 import { budget, type RecallInput } from '../../lambdas/domain/budget';
 import type { Caps } from '../../lambdas/domain/context';
-import {
-  indexSession,
-  type Posting,
-  type RecallIndexPort,
-  type RecallReadPort,
-  recallFor,
-  type Scope,
-  type ScopeStats,
-} from '../../lambdas/domain/recall';
+import { recallFor, type Scope } from '../../lambdas/domain/recall';
 import type { StoredTurn } from '../../lambdas/domain/session';
+import { MemoryRecall } from '../support/memory-recall';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-
-/** The recall index and event log in memory, with the same semantics as the DynamoDB store. */
-class MemoryRecall implements RecallReadPort, RecallIndexPort {
-  readonly log = new Map<string, StoredTurn[]>();
-  private readonly counters = new Map<Scope, ScopeStats>();
-  private readonly postings = new Map<string, Map<string, Posting>>();
-  tailEvents = 300;
-
-  append(sessionId: string, contents: string[], at = '2026-03-01T10:00:00.000Z') {
-    const turns = this.log.get(sessionId) ?? [];
-    for (const content of contents) {
-      turns.push({ role: 'user', content, seq: turns.length + 1, tokens: bytes(content), at });
-    }
-    this.log.set(sessionId, turns);
-  }
-
-  async stats(_t: string, scope: Scope): Promise<ScopeStats> {
-    const s = this.counters.get(scope) ?? { docs: 0, length: 0, watermarks: {} };
-    return { ...s, watermarks: { ...s.watermarks } };
-  }
-  async writePostings(_t: string, scope: Scope, byTerm: Map<string, Posting[]>) {
-    for (const [term, list] of byTerm) {
-      const key = `${scope}|${term}`;
-      const m = this.postings.get(key) ?? new Map<string, Posting>();
-      for (const p of list) m.set(`${p.sessionId}#${p.seq}`, p);
-      this.postings.set(key, m);
-    }
-  }
-  async advance(
-    _t: string,
-    scope: Scope,
-    sessionId: string,
-    b: { from: number; to: number; docs: number; length: number },
-  ) {
-    const s = await this.stats('', scope);
-    if ((s.watermarks[sessionId] ?? 0) !== b.from) return false;
-    s.watermarks[sessionId] = b.to;
-    this.counters.set(scope, {
-      docs: s.docs + b.docs,
-      length: s.length + b.length,
-      watermarks: s.watermarks,
-    });
-    return true;
-  }
-  async snapshot(_t: string, scope: Scope, terms: string[]) {
-    const stats = await this.stats('', scope);
-    return {
-      scope,
-      stats,
-      terms: new Map(
-        terms.map((term) => {
-          const list = [...(this.postings.get(`${scope}|${term}`)?.values() ?? [])];
-          return [term, { postings: list, total: list.length }];
-        }),
-      ),
-    };
-  }
-  async tail(_t: string, sessionId: string) {
-    const log = this.log.get(sessionId) ?? [];
-    const turns = log.slice(-this.tailEvents).reverse();
-    return { turns, oldestSeq: turns.at(-1)?.seq ?? 0, more: log.length > this.tailEvents };
-  }
-  async turns(_t: string, refs: { sessionId: string; seq: number }[]) {
-    const out = new Map<string, StoredTurn>();
-    for (const r of refs) {
-      const t = this.log.get(r.sessionId)?.[r.seq - 1];
-      if (t) out.set(`${r.sessionId}#${r.seq}`, t);
-    }
-    return out;
-  }
-  index(sessionId: string, userId?: string, upTo = Number.POSITIVE_INFINITY) {
-    return indexSession(
-      this,
-      async (after, limit) => {
-        const turns = (this.log.get(sessionId) ?? [])
-          .filter((t) => t.seq > after && t.seq <= upTo)
-          .slice(0, limit);
-        return { turns, lastSeq: turns.at(-1)?.seq ?? after };
-      },
-      { tenantId: 't', sessionId, ...(userId ? { userId } : {}) },
-    );
-  }
-}
 
 const chatter = (n: number, seed = 1) => {
   const topics = ['weather', 'coffee', 'traffic', 'football', 'movies', 'gardening', 'music', 'weekend'];
@@ -124,6 +34,7 @@ describe('recall', () => {
     mem.append('s1', chatter(40, 3));
     await mem.index('s1');
     const r = await recallFor(mem, {
+      room: 2000,
       tenantId: 't',
       sessionId: 's1',
       input: 'When is the rabies shot for Biscuit?',
@@ -144,8 +55,8 @@ describe('recall', () => {
     await full.index('s1');
     await half.index('s1', undefined, 50);
     const input = 'what is the name of the cat Ana adopted?';
-    const a = await recallFor(full, { tenantId: 't', sessionId: 's1', input });
-    const b = await recallFor(half, { tenantId: 't', sessionId: 's1', input });
+    const a = await recallFor(full, { room: 2000, tenantId: 't', sessionId: 's1', input });
+    const b = await recallFor(half, { room: 2000, tenantId: 't', sessionId: 's1', input });
     expect(b.hits.length).toBeGreaterThan(0);
     expect(b.hits).toEqual(a.hits);
     expect(a.hits[0]!.seq).toBe(61);
@@ -155,7 +66,12 @@ describe('recall', () => {
     const mem = new MemoryRecall();
     mem.append('s1', ['Ana: the blue kayak is in the garage', ...chatter(10)]);
     await mem.index('s1');
-    const before = await recallFor(mem, { tenantId: 't', sessionId: 's1', input: 'kayak garage' });
+    const before = await recallFor(mem, {
+      room: 2000,
+      tenantId: 't',
+      sessionId: 's1',
+      input: 'kayak garage',
+    });
     mem.append('s1', ['Ana: I sold the kayak']);
     // A crashed run: postings written, counters not advanced.
     const scope: Scope = 'S:s1';
@@ -164,11 +80,13 @@ describe('recall', () => {
       scope,
       new Map([['kayak', [{ sessionId: 's1', seq: 12, tf: 1, len: 2, day: 1 }]]]),
     );
-    const after = await recallFor(mem, { tenantId: 't', sessionId: 's1', input: 'kayak garage' });
+    const after = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'kayak garage' });
     expect(after.hits.map((h) => h.seq)).toEqual([1, 12]);
     expect(after.hits[0]!.score).not.toBe(before.hits[0]!.score); // the tail's turn counts, once
     await mem.index('s1');
-    expect(await recallFor(mem, { tenantId: 't', sessionId: 's1', input: 'kayak garage' })).toEqual(after);
+    expect(
+      await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'kayak garage' }),
+    ).toEqual(after);
   });
 
   it("recalls across the user's other sessions only when the request names the user", async () => {
@@ -178,24 +96,24 @@ describe('recall', () => {
     await mem.index('old', 'u1');
     await mem.index('new', 'u1');
     const input = 'where does Clara live?';
-    const mine = await recallFor(mem, { tenantId: 't', sessionId: 'new', input });
+    const mine = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 'new', input });
     expect(mine.hits.some((h) => h.sessionId === 'old')).toBe(false);
-    const theirs = await recallFor(mem, { tenantId: 't', sessionId: 'new', userId: 'u1', input });
+    const theirs = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 'new', userId: 'u1', input });
     expect(theirs.hits[0]).toMatchObject({ sessionId: 'old', seq: 1 });
     // Another user's scope holds nothing of u1.
-    const other = await recallFor(mem, { tenantId: 't', sessionId: 'new', userId: 'u2', input });
+    const other = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 'new', userId: 'u2', input });
     expect(other.hits.some((h) => h.sessionId === 'old')).toBe(false);
   });
 
   it('says when the unindexed tail is longer than one read', async () => {
     const mem = new MemoryRecall();
-    mem.tailEvents = 20;
-    mem.append('s1', chatter(50));
-    const r = await recallFor(mem, { tenantId: 't', sessionId: 's1', input: 'football weather' });
+    mem.append('s1', chatter(400)); // more than recallLimits.tailEvents, none indexed
+    const r = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'football weather' });
     expect(r.complete).toBe(false);
     await mem.index('s1');
     expect(
-      (await recallFor(mem, { tenantId: 't', sessionId: 's1', input: 'football weather' })).complete,
+      (await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'football weather' }))
+        .complete,
     ).toBe(true);
   });
 
@@ -203,7 +121,7 @@ describe('recall', () => {
     const mem = new MemoryRecall();
     mem.append('s1', ['Ana: zebra', 'Ana: zebra', 'Ana: zebra', ...chatter(5)]);
     await mem.index('s1');
-    const r = await recallFor(mem, { tenantId: 't', sessionId: 's1', input: 'zebra' });
+    const r = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'zebra' });
     expect(r.hits.map((h) => h.seq)).toEqual([1, 2, 3]);
   });
 });
@@ -247,29 +165,55 @@ describe('budget(): the recall section', () => {
       recall: recallOf(hits),
     });
 
-  it('renders hits best first with neighbours, date and ref, never a turn of the history', () => {
+  it('chooses hits best first with their neighbours, renders them in conversation order, never a history turn', () => {
     const out = run({}, [10, 27, 3]);
     const system = out.messages[0]!.content;
-    expect(system).toContain('## Recalled from earlier in the conversation');
-    const order = ['#9,', '#10,', '#11,', '#3,'].map((s) => system.indexOf(s));
-    expect(order.every((i) => i > 0)).toBe(true);
-    expect(order).toEqual([...order].sort((a, b) => a - b));
-    expect(system).toContain('[2026-03-01, #9, ref m9] turn number 9');
-    expect(system).not.toContain('#27'); // in history (turns 26-30)
-    expect(system).not.toContain('#26,');
+    expect(system).toContain(
+      '## Recalled from earlier in the conversation\n2026-03-01' +
+        '\n[m2] turn number 2\n[m3] turn number 3\n[m4] turn number 4' +
+        '\n[m9] turn number 9\n[m10] turn number 10\n[m11] turn number 11',
+    );
+    expect(system).not.toContain('[m27]'); // in history (turns 26-30)
+    expect(system).not.toContain('[m26]');
     const section = out.sections.find((s) => s.source === 'recall')!;
-    expect(section.items).toBe(6); // 9 10 11, 2 3 4
+    expect(section.items).toBe(6);
     expect(section.dropped).toEqual([]);
   });
 
   it('lists every hit and neighbour it could not fit, with the cap it hit', () => {
-    const out = run({ recall: 120 }, [10, 20]);
+    // 100 tokens: header, date and turns 10-11 (99); turn 9 and hit 20 do not fit.
+    const out = run({ recall: 100 }, [10, 20]);
     const section = out.sections.find((s) => s.source === 'recall')!;
-    expect(section.tokens).toBeLessThanOrEqual(120);
-    expect(section.dropped.every((d) => d.reason === 'source_cap' && d.id.startsWith('recall:'))).toBe(true);
-    // Hit 10 fits alone (its neighbours do not), hit 20 not at all: each one named.
-    expect(section.items).toBe(1);
-    expect(section.dropped.map((d) => d.id)).toEqual(['recall:9', 'recall:11', 'recall:20']);
+    expect(section.tokens).toBe(99);
+    expect(section.items).toBe(2);
+    expect(section.dropped).toEqual([
+      { id: 'recall:9', reason: 'source_cap' },
+      { id: 'recall:20', reason: 'source_cap' },
+    ]);
+  });
+
+  it('brings neighbours only for strong hits', () => {
+    const out = budget({
+      caps,
+      maxTurns: 12,
+      system: { text: 'sys', tokens: 3 },
+      input: { text: 'q', tokens: 1 },
+      profile: [],
+      facts: [],
+      summary: null,
+      turns: [],
+      recall: {
+        ...recallOf([]),
+        hits: [
+          { sessionId: 's1', seq: 10, score: 10 },
+          { sessionId: 's1', seq: 20, score: 2 },
+        ],
+      },
+    });
+    const system = out.messages[0]!.content;
+    expect(system).toContain('[m11]');
+    expect(system).toContain('[m20]');
+    expect(system).not.toContain('[m21]');
   });
 
   it('takes what the split leaves: history is held to its share of a small total', () => {
