@@ -9,10 +9,12 @@ import { fold, type SessionEvent, type SessionRef, type SessionState } from './s
  */
 
 export const toolCallLimits = {
-  /** a stored result must leave room in the 400 KB record for everything else */
+  /** a stored result (its JSON text) must leave room in the 400 KB record for everything else */
   maxResultBytes: 256 * 1024,
   /** Prefer: wait=N is honoured up to this many seconds */
   maxWaitSeconds: 10,
+  /** appends of the tool_invoked event per call (each one a session commit, itself retried on contention) */
+  eventAttempts: 4,
   /** the lock outlives the tool's timeout by this much, unless CP_TOOL_LOCK_MARGIN_MS says otherwise */
   defaultLockMarginMs: 5_000,
 } as const;
@@ -21,7 +23,14 @@ export type ToolCallStatus = 'in_progress' | 'completed' | 'failed';
 
 /** Why a tool did not produce a result. */
 export interface ToolError {
-  reason: 'http_status' | 'timeout' | 'network' | 'function_error' | 'invoke_error' | 'result_too_large';
+  reason:
+    | 'http_status'
+    | 'timeout'
+    | 'network'
+    | 'function_error'
+    | 'invoke_error'
+    | 'result_too_large'
+    | 'result_not_storable';
   message: string;
   httpStatus?: number;
   body?: unknown;
@@ -47,7 +56,7 @@ export interface ToolCallRecord {
   error?: ToolError;
   durationMs?: number;
   completedAt?: string;
-  /** seq of the tool_invoked event written with the completion */
+  /** seq of its tool_invoked event, once that landed (written after the outcome, in the event's transaction) */
   eventSeq?: number;
   /** epoch seconds: DynamoDB TTL */
   expiresAt: number;
@@ -79,6 +88,43 @@ export function preferredWaitSeconds(header: string | undefined): number {
 export function retryAfterSeconds(lockExpiresAt: number | undefined, now: number): number {
   const left = Math.ceil(((lockExpiresAt ?? now) - now) / 1000);
   return Math.max(1, Math.min(left, 2));
+}
+
+/** A final outcome as it is stored: status and its result (or error) as JSON text. */
+export interface StoredOutcome {
+  status: 'completed' | 'failed';
+  json: string;
+}
+
+/**
+ * Outcomes are stored as JSON text in a string attribute: DynamoDB's own types refuse numbers past
+ * 38 digits or 1E+126, integers JavaScript cannot hold exactly, and nesting past 32 levels. What cannot
+ * be stored even so (too deep for JSON.stringify, too large) becomes a final failure: the side effect
+ * happened, and running the tool again would not make the result storable.
+ */
+export function storableOutcome(
+  outcome: { kind: 'ok'; result: unknown } | { kind: 'rejected'; error: ToolError },
+): StoredOutcome {
+  let json: string;
+  try {
+    json = JSON.stringify(outcome.kind === 'ok' ? (outcome.result ?? null) : outcome.error);
+  } catch (err) {
+    return notStorable(`result cannot be serialized: ${(err as Error).message}`);
+  }
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > toolCallLimits.maxResultBytes) {
+    const error: ToolError = {
+      reason: 'result_too_large',
+      message: `result is ${bytes} bytes as JSON, limit ${toolCallLimits.maxResultBytes}`,
+    };
+    return { status: 'failed', json: JSON.stringify(error) };
+  }
+  return { status: outcome.kind === 'ok' ? 'completed' : 'failed', json };
+}
+
+export function notStorable(message: string): StoredOutcome {
+  const error: ToolError = { reason: 'result_not_storable', message };
+  return { status: 'failed', json: JSON.stringify(error) };
 }
 
 export interface ToolInvokedData {

@@ -1,8 +1,16 @@
-import { IdempotencyKeyReusedError, ToolCallInProgressError, ToolUnavailableError } from './errors';
+import {
+  IdempotencyKeyReusedError,
+  NotFoundError,
+  ToolCallInProgressError,
+  ToolUnavailableError,
+} from './errors';
 import type { ToolSpec } from './policy';
 import type { SessionRef } from './session';
 import {
+  notStorable,
   retryAfterSeconds,
+  type StoredOutcome,
+  storableOutcome,
   type ToolCallRecord,
   type ToolError,
   type ToolOutcome,
@@ -11,8 +19,9 @@ import {
 
 /**
  * Exactly-once tool execution over two ports: the idempotency records and the tool runner.
- * claim → run → complete (the record and the tool_invoked event in one transaction). Duplicates get
- * the stored answer, a 409 or, with Prefer: wait, the in-flight answer once it lands.
+ * claim → run → complete (the outcome into the record, fenced by the lock token, touching nothing
+ * else) → log (the tool_invoked event, at most once, retried; a later call finishes it if it did not
+ * land). Duplicates get the stored answer, a 409 or, with Prefer: wait, the in-flight answer.
  */
 
 export interface Claim {
@@ -28,10 +37,7 @@ export type ClaimResult =
   | { claimed: true; lockToken: string; attempts: number; tookOver: boolean }
   | { claimed: false; record: ToolCallRecord };
 
-export interface Completion {
-  status: 'completed' | 'failed';
-  result?: unknown;
-  error?: ToolError;
+export interface Completion extends StoredOutcome {
   durationMs: number;
   attempts: number;
   /** what the call was claimed with: tool, step, policy version, arguments hash */
@@ -41,13 +47,18 @@ export interface Completion {
 /** Thrown by complete() when our lock was taken over: the record is no longer ours to write. */
 export class LockLostError extends Error {}
 
+/** Thrown by complete() when the store refuses the outcome itself (e.g. the item would be too large). */
+export class NotStorableError extends Error {}
+
 export interface ToolCallRecords {
   claim(key: string, claim: Claim): Promise<ClaimResult>;
   get(key: string): Promise<ToolCallRecord | null>;
   /** deletes the record if we still hold its lock, so the next call runs the tool again */
   release(key: string, lockToken: string): Promise<void>;
-  /** completes the record (if still ours) and appends its tool_invoked event, atomically */
-  complete(ref: SessionRef, key: string, lockToken: string, done: Completion): Promise<ToolCallRecord>;
+  /** stores the final outcome if we still hold the lock: one conditional write on the record only */
+  complete(key: string, lockToken: string, done: Completion): Promise<ToolCallRecord>;
+  /** appends the completed record's tool_invoked event unless it has one; returns the event's seq */
+  logEvent(ref: SessionRef, key: string, record: ToolCallRecord): Promise<number>;
 }
 
 export interface ToolRunner {
@@ -79,8 +90,9 @@ export interface ToolAnswer {
 
 /** What the executor reports, for metrics; it never touches a metrics sink itself. */
 export type ToolCallObserver = (
-  what: 'invoked' | 'replayed' | 'conflict' | 'took_over',
+  what: 'invoked' | 'replayed' | 'conflict' | 'took_over' | 'event_pending',
   durationMs?: number,
+  cause?: unknown,
 ) => void;
 
 export interface Ports {
@@ -107,7 +119,7 @@ export async function executeToolCall(ports: Ports, call: ToolCall): Promise<Too
     if (record.argsHash !== call.claim.argsHash) throw new IdempotencyKeyReusedError(call.key);
     if (record.status !== 'in_progress') {
       observe('replayed');
-      return answerOf(call.key, record, true);
+      return answerOf(call.key, await withEvent(ports, call, record), true);
     }
     const left = deadline - now();
     if (left <= 0) {
@@ -151,19 +163,47 @@ async function run(
       ...(httpStatus ? { httpStatus } : {}),
     });
   }
-  const done: Completion =
-    outcome.kind === 'ok'
-      ? { status: 'completed', result: outcome.result, durationMs, attempts, claim: call.claim }
-      : { status: 'failed', error: outcome.error, durationMs, attempts, claim: call.claim };
+  const done = { durationMs, attempts, claim: call.claim };
+  let record: ToolCallRecord;
   try {
-    const record = await ports.records.complete(call.ref, call.key, lockToken, done);
-    return answerOf(call.key, record, false);
+    try {
+      record = await ports.records.complete(call.key, lockToken, { ...storableOutcome(outcome), ...done });
+    } catch (err) {
+      if (!(err instanceof NotStorableError)) throw err;
+      // The tool ran; what it answered cannot be kept. That is final, never a reason to run it again.
+      record = await ports.records.complete(call.key, lockToken, { ...notStorable(err.message), ...done });
+    }
   } catch (err) {
     if (!(err instanceof LockLostError)) throw err;
     // We overran our lock and another worker took the call over: its record is the answer.
-    const record = await ports.records.get(call.key);
-    if (record && record.status !== 'in_progress') return answerOf(call.key, record, true);
+    const winner = await ports.records.get(call.key);
+    if (winner && winner.status !== 'in_progress') return answerOf(call.key, winner, true);
     throw new ToolCallInProgressError(call.key, 1, 0);
+  }
+  return answerOf(call.key, await withEvent(ports, call, record), false);
+}
+
+/**
+ * The outcome is stored; now its tool_invoked event, which contends with every other write on the
+ * session item. Retried with jittered backoff; if it still has not landed, the answer goes out without
+ * `eventSeq` and the next call for this key (which replays the stored answer) appends it. The record
+ * says whether the event landed, and the append is conditioned on that: never two events.
+ */
+async function withEvent(ports: Ports, call: ToolCall, record: ToolCallRecord): Promise<ToolCallRecord> {
+  if (record.eventSeq !== undefined) return record;
+  const observe = ports.observe ?? (() => {});
+  const sleep = ports.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1, delay = 100; ; attempt++, delay *= 2) {
+    try {
+      return { ...record, eventSeq: await ports.records.logEvent(call.ref, call.key, record) };
+    } catch (err) {
+      // No session (it expired): no log to write to, and retrying will not make one.
+      if (err instanceof NotFoundError || attempt >= toolCallLimits.eventAttempts) {
+        observe('event_pending', undefined, err);
+        return record;
+      }
+      await sleep(delay * (0.5 + Math.random()));
+    }
   }
 }
 

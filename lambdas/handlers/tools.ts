@@ -17,7 +17,7 @@ import {
 } from '../domain/tool-execution';
 import { parseWith } from '../domain/validation';
 import { httpApi } from '../http/middleware';
-import { metrics } from '../http/observability';
+import { logger, metrics } from '../http/observability';
 import { keys } from '../stores/keys';
 import { PolicyStore } from '../stores/policy-store';
 import { SessionStore } from '../stores/session-store';
@@ -56,12 +56,16 @@ const pins = () =>
     deadlineMs: POLICY_DEADLINE_MS,
   }));
 
-const observe: ToolCallObserver = (what, durationMs) => {
+const observe: ToolCallObserver = (what, durationMs, cause) => {
   if (what === 'invoked') {
     metrics.addMetric('tool_invocations', MetricUnit.Count, 1);
     metrics.addMetric('tool_duration_ms', MetricUnit.Milliseconds, durationMs ?? 0);
   } else if (what === 'replayed') metrics.addMetric('tool_replays', MetricUnit.Count, 1);
-  else if (what === 'conflict') metrics.addMetric('tool_conflicts', MetricUnit.Count, 1);
+  else if (what === 'event_pending') {
+    // The outcome is stored and answered; its event lands with the next call for the same key.
+    metrics.addMetric('tool_events_pending', MetricUnit.Count, 1);
+    logger.warn('tool_invoked event not appended yet', { error: cause as Error });
+  } else if (what === 'conflict') metrics.addMetric('tool_conflicts', MetricUnit.Count, 1);
   else metrics.addMetric('tool_takeovers', MetricUnit.Count, 1);
 };
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { env } from '../config';
 import type { SessionRef } from '../domain/session';
@@ -10,6 +10,7 @@ import {
   type ClaimResult,
   type Completion,
   LockLostError,
+  NotStorableError,
   type ToolCallRecords,
 } from '../domain/tool-execution';
 import { dynamo } from './clients';
@@ -17,8 +18,10 @@ import { SessionStore } from './session-store';
 
 /**
  * Idempotency records in DynamoDB, one item per tool call key (keys.toolCall). Every state change is a
- * conditional write: a claim succeeds only on a free, expired or abandoned record; release and complete
- * only while the caller still holds the lock it was given.
+ * conditional write: a claim succeeds only on a free (or TTL-expired) record, a takeover only on the
+ * abandoned lock it saw; complete and release only while the caller still holds its lock. The outcome
+ * is written to the record alone, so completions never contend on the session item; its tool_invoked
+ * event follows in a separate transaction that also sets the record's eventSeq, only if unset.
  */
 export class ToolCallStore implements ToolCallRecords {
   constructor(
@@ -28,59 +31,86 @@ export class ToolCallStore implements ToolCallRecords {
   ) {}
 
   async claim(key: string, c: Claim): Promise<ClaimResult> {
-    const now = Date.now();
-    const lockToken = randomUUID();
-    try {
-      const out = await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: key },
-          UpdateExpression:
-            'SET #status = :ip, lockToken = :tok, lockExpiresAt = :lock, argsHash = :h, toolName = :tool, ' +
-            'stepIndex = :step, policyVersion = :pv, expiresAt = :exp, claimedAt = :at, ' +
-            'attempts = if_not_exists(attempts, :zero) + :one ' +
-            'REMOVE #result, #error, durationMs, completedAt, eventSeq',
-          // Free, past its TTL (DynamoDB deletes late), or in progress under an expired lock with the same arguments.
-          ConditionExpression:
-            'attribute_not_exists(pk) OR expiresAt < :nowS OR ' +
-            '(#status = :ip AND lockExpiresAt < :nowMs AND argsHash = :h)',
-          ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#error': 'error' },
-          ExpressionAttributeValues: {
-            ':ip': 'in_progress',
-            ':tok': lockToken,
-            ':lock': now + c.lockMs,
-            ':h': c.argsHash,
-            ':tool': c.toolName,
-            ':step': c.stepIndex,
-            ':pv': c.policyVersion,
-            ':exp': Math.floor(now / 1000) + c.ttlSeconds,
-            ':at': new Date(now).toISOString(),
-            ':zero': 0,
-            ':one': 1,
-            ':nowS': Math.floor(now / 1000),
-            ':nowMs': now,
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      const attempts = Number(out.Attributes?.attempts ?? 1);
-      return { claimed: true, lockToken, attempts, tookOver: attempts > 1 };
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      if (err.Item) return { claimed: false, record: toRecord(unmarshall(err.Item)) };
-      // The record vanished between the check and now (released): treat as taken; the caller may retry.
-      const record = await this.get(key);
-      if (!record) return this.claim(key, c);
-      return { claimed: false, record };
+    for (;;) {
+      const now = Date.now();
+      const lockToken = randomUUID();
+      const fields = {
+        status: 'in_progress',
+        lockToken,
+        lockExpiresAt: now + c.lockMs,
+        policyVersion: c.policyVersion,
+        expiresAt: Math.floor(now / 1000) + c.ttlSeconds,
+        claimedAt: new Date(now).toISOString(),
+      };
+      let seen: ToolCallRecord | null;
+      try {
+        // Free, or past its TTL but not yet deleted by DynamoDB: either way a fresh record, attempt 1.
+        await this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              pk: key,
+              ...fields,
+              argsHash: c.argsHash,
+              toolName: c.toolName,
+              stepIndex: c.stepIndex,
+              attempts: 1,
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :nowS',
+            ExpressionAttributeValues: { ':nowS': Math.floor(now / 1000) },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { claimed: true, lockToken, attempts: 1, tookOver: false };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        seen = err.Item ? toRecord(unmarshall(err.Item)) : await this.get(key);
+      }
+      if (!seen) continue; // released in between: claim afresh
+      const abandoned =
+        seen.status === 'in_progress' && (seen.lockExpiresAt ?? 0) < now && seen.argsHash === c.argsHash;
+      if (!abandoned) return { claimed: false, record: seen };
+      try {
+        // Take over exactly the abandoned lock we saw: of several racing takers, one wins.
+        const out = await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: key },
+            UpdateExpression:
+              'SET lockToken = :tok, lockExpiresAt = :lock, policyVersion = :pv, expiresAt = :exp, ' +
+              'claimedAt = :at, attempts = attempts + :one',
+            ConditionExpression: '#status = :ip AND lockToken = :seen AND lockExpiresAt < :nowMs',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':tok': lockToken,
+              ':lock': fields.lockExpiresAt,
+              ':pv': fields.policyVersion,
+              ':exp': fields.expiresAt,
+              ':at': fields.claimedAt,
+              ':one': 1,
+              ':ip': 'in_progress',
+              ':seen': seen.lockToken ?? '',
+              ':nowMs': now,
+            },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { claimed: true, lockToken, attempts: Number(out.Attributes?.attempts), tookOver: true };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        if (err.Item) return { claimed: false, record: toRecord(unmarshall(err.Item)) };
+      }
     }
   }
 
+  /** The record, or null if there is none or it is past its TTL (DynamoDB deletes expired items late). */
   async get(key: string): Promise<ToolCallRecord | null> {
     const out = await this.db.send(
       new GetCommand({ TableName: this.table, Key: { pk: key }, ConsistentRead: true }),
     );
-    return out.Item ? toRecord(out.Item) : null;
+    if (!out.Item || Number(out.Item.expiresAt) < Date.now() / 1000) return null;
+    return toRecord(out.Item);
   }
 
   async release(key: string, lockToken: string): Promise<void> {
@@ -99,9 +129,43 @@ export class ToolCallStore implements ToolCallRecords {
     }
   }
 
-  async complete(ref: SessionRef, key: string, lockToken: string, done: Completion): Promise<ToolCallRecord> {
+  async complete(key: string, lockToken: string, done: Completion): Promise<ToolCallRecord> {
     const completedAt = new Date().toISOString();
-    const { claim } = done;
+    const attr = done.status === 'completed' ? 'resultJson' : 'errorJson';
+    let out: Record<string, unknown> | undefined;
+    try {
+      out = (
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: key },
+            UpdateExpression: `SET #status = :st, ${attr} = :json, durationMs = :d, completedAt = :at REMOVE lockToken, lockExpiresAt`,
+            ConditionExpression: '#status = :ip AND lockToken = :tok',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':st': done.status,
+              ':json': done.json,
+              ':d': done.durationMs,
+              ':at': completedAt,
+              ':ip': 'in_progress',
+              ':tok': lockToken,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        )
+      ).Attributes;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new LockLostError(`lock on ${key} was taken over`);
+      }
+      // DynamoDB refuses the item itself (e.g. over 400 KB): the executor stores a final failure instead.
+      if ((err as Error).name === 'ValidationException') throw new NotStorableError((err as Error).message);
+      throw err;
+    }
+    return toRecord(out ?? {});
+  }
+
+  async logEvent(ref: SessionRef, key: string, r: ToolCallRecord): Promise<number> {
     let eventSeq = 0;
     try {
       await this.sessions.commit(
@@ -111,19 +175,19 @@ export class ToolCallStore implements ToolCallRecords {
             prev,
             ref,
             {
-              tool: claim.toolName,
-              stepIndex: claim.stepIndex,
+              tool: r.toolName,
+              stepIndex: r.stepIndex,
               idempotencyKey: key,
-              durationMs: done.durationMs,
-              outcome: done.status,
-              attempts: done.attempts,
-              policyVersion: claim.policyVersion,
-              ...(done.error ? { error: done.error.reason } : {}),
+              durationMs: r.durationMs ?? 0,
+              outcome: r.status === 'failed' ? 'failed' : 'completed',
+              attempts: r.attempts,
+              policyVersion: r.policyVersion,
+              ...(r.error ? { error: r.error.reason } : {}),
             },
-            completedAt,
+            new Date().toISOString(),
           ),
         {
-          // The record's completion rides in the event's transaction: one event per completion, never two.
+          // The event's transaction marks the record, and only a record not yet marked: one event, ever.
           alsoWrite: (state) => {
             eventSeq = state.lastSeq;
             return [
@@ -131,53 +195,34 @@ export class ToolCallStore implements ToolCallRecords {
                 Update: {
                   TableName: this.table,
                   Key: { pk: key },
-                  UpdateExpression:
-                    'SET #status = :st, #result = :r, #error = :e, durationMs = :d, completedAt = :at, ' +
-                    'eventSeq = :seq REMOVE lockToken, lockExpiresAt',
-                  ConditionExpression: '#status = :ip AND lockToken = :tok',
-                  ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#error': 'error' },
-                  ExpressionAttributeValues: {
-                    ':st': done.status,
-                    ':r': done.status === 'completed' ? (done.result ?? null) : null,
-                    ':e': done.error ?? null,
-                    ':d': done.durationMs,
-                    ':at': completedAt,
-                    ':seq': state.lastSeq,
-                    ':ip': 'in_progress',
-                    ':tok': lockToken,
-                  },
+                  UpdateExpression: 'SET eventSeq = :seq',
+                  ConditionExpression: 'attribute_not_exists(eventSeq) AND completedAt = :at',
+                  ExpressionAttributeValues: { ':seq': state.lastSeq, ':at': r.completedAt ?? '' },
                 },
               },
             ];
           },
         },
       );
+      return eventSeq;
     } catch (err) {
-      if (
+      const marked =
         err instanceof TransactionCanceledException &&
-        err.CancellationReasons?.at(-1)?.Code === 'ConditionalCheckFailed'
-      ) {
-        throw new LockLostError(`lock on ${key} was taken over`);
-      }
-      throw err;
+        err.CancellationReasons?.at(-1)?.Code === 'ConditionalCheckFailed';
+      if (!marked) throw err;
+      // Another call logged it first: its seq is the answer.
+      const now = await this.get(key);
+      if (now?.eventSeq === undefined) throw err;
+      return now.eventSeq;
     }
-    return {
-      status: done.status,
-      argsHash: claim.argsHash,
-      toolName: claim.toolName,
-      stepIndex: claim.stepIndex,
-      policyVersion: claim.policyVersion,
-      attempts: done.attempts,
-      ...(done.status === 'completed' ? { result: done.result ?? null } : { error: done.error }),
-      durationMs: done.durationMs,
-      completedAt,
-      eventSeq,
-      expiresAt: Math.floor(Date.now() / 1000) + claim.ttlSeconds,
-    };
   }
 }
 
+/** Outcomes are JSON text (see storableOutcome); records written before that hold them as maps. */
 function toRecord(item: Record<string, unknown>): ToolCallRecord {
-  const { pk: _pk, claimedAt: _c, ...rest } = item;
-  return rest as unknown as ToolCallRecord;
+  const { pk: _pk, claimedAt: _c, resultJson, errorJson, ...rest } = item;
+  const record = rest as unknown as ToolCallRecord;
+  if (typeof resultJson === 'string') record.result = JSON.parse(resultJson);
+  if (typeof errorJson === 'string') record.error = JSON.parse(errorJson);
+  return record;
 }

@@ -121,6 +121,12 @@ function parseBody(text: string, contentType: string | null): unknown {
 
 /** Error bodies are kept for the caller, but bounded: they live in the record. */
 function truncated(body: unknown): unknown {
-  const s = typeof body === 'string' ? body : JSON.stringify(body);
+  let s: string | undefined;
+  try {
+    s = typeof body === 'string' ? body : JSON.stringify(body);
+  } catch {
+    // Too deep to serialize: the tool's answer is still final, only its body cannot be kept.
+    return '[body not serializable]';
+  }
   return s && s.length > 4096 ? `${s.slice(0, 4096)}…` : body;
 }

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { toolSchema } from '../../lambdas/domain/policy';
 import { appendTurns, type SessionRef } from '../../lambdas/domain/session';
 import { argumentsHash } from '../../lambdas/domain/tool-call';
-import { type Claim, type Completion, LockLostError } from '../../lambdas/domain/tool-execution';
+import {
+  type Claim,
+  type Completion,
+  LockLostError,
+  NotStorableError,
+} from '../../lambdas/domain/tool-execution';
 import { keys } from '../../lambdas/stores/keys';
 import { SessionStore } from '../../lambdas/stores/session-store';
 import { ToolCallStore } from '../../lambdas/stores/tool-call-store';
@@ -36,7 +41,7 @@ async function newSession(): Promise<{ ref: SessionRef; key: string }> {
 
 const done = (claim: Claim, result: unknown): Completion => ({
   status: 'completed',
-  result,
+  json: JSON.stringify(result),
   durationMs: 12,
   attempts: 1,
   claim,
@@ -66,19 +71,29 @@ describe('ToolCallStore (against the emulator)', () => {
     expect(record?.expiresAt).toBeGreaterThan(Date.now() / 1000 + 3000);
   });
 
-  it('completes the record and writes its tool_invoked event in one transaction', async () => {
+  it('stores the outcome on the record alone, then logs its tool_invoked event exactly once', async () => {
     const { ref, key } = await newSession();
     const claim = claimOf({ city: 'Oslo' });
     const c = await store.claim(key, claim);
     if (!c.claimed) throw new Error('not claimed');
-    const record = await store.complete(ref, key, c.lockToken, done(claim, { tempC: 4 }));
-    expect(record).toMatchObject({ status: 'completed', result: { tempC: 4 }, eventSeq: 2 });
+    const record = await store.complete(key, c.lockToken, done(claim, { tempC: 4 }));
+    expect(record).toMatchObject({ status: 'completed', result: { tempC: 4 } });
+    expect(record.eventSeq).toBeUndefined();
+    // The completion did not touch the session: no event, lastSeq unchanged.
+    expect(await sessions.get(ref)).toMatchObject({ version: 1, lastSeq: 1 });
+
+    // A second completion with the same (now spent) lock changes nothing.
+    await expect(store.complete(key, c.lockToken, done(claim, { tempC: 99 }))).rejects.toThrow(LockLostError);
+
+    // Racing loggers (the call's own retry, replays): one event, and all of them learn its seq.
+    const seqs = await Promise.all(Array.from({ length: 6 }, () => store.logEvent(ref, key, record)));
+    expect(seqs).toEqual(Array(6).fill(2));
+    expect(await store.logEvent(ref, key, record)).toBe(2);
 
     const stored = await store.get(key);
     expect(stored).toMatchObject({ status: 'completed', result: { tempC: 4 }, eventSeq: 2 });
     expect(stored?.lockToken).toBeUndefined();
-    const session = await sessions.get(ref);
-    expect(session).toMatchObject({ version: 1, lastSeq: 2 });
+    expect(await sessions.get(ref)).toMatchObject({ version: 1, lastSeq: 2 });
     const { events } = await sessions.listEvents(ref, 0, 10);
     expect(events.map((e) => e.type)).toEqual(['turn_appended', 'tool_invoked']);
     expect(events[1]?.data).toMatchObject({
@@ -87,13 +102,63 @@ describe('ToolCallStore (against the emulator)', () => {
       idempotencyKey: key,
       outcome: 'completed',
     });
+  });
 
-    // A second completion with the same (now spent) lock writes neither record nor event.
-    await expect(store.complete(ref, key, c.lockToken, done(claim, { tempC: 99 }))).rejects.toThrow(
-      LockLostError,
+  it('stores any JSON result exactly as JavaScript read it: big, huge and tiny numbers, deep nesting', async () => {
+    const { key } = await newSession();
+    const claim = claimOf({});
+    const c = await store.claim(key, claim);
+    if (!c.claimed) throw new Error('not claimed');
+    const result = JSON.parse(
+      `{"big": 9007199254740993, "huge": 1e300, "tiny": 1e-300, "deep": ${'['.repeat(100)}1${']'.repeat(100)}}`,
     );
-    expect((await sessions.listEvents(ref, 0, 10)).events).toHaveLength(2);
-    expect((await store.get(key))?.result).toEqual({ tempC: 4 });
+    const record = await store.complete(key, c.lockToken, done(claim, result));
+    expect(record.result).toEqual(result);
+    expect((await store.get(key))?.result).toEqual(result);
+  });
+
+  it('reports an item DynamoDB refuses (over 400 KB) as not storable, and leaves the lock to a final write', async () => {
+    const { key } = await newSession();
+    const claim = claimOf({});
+    const c = await store.claim(key, claim);
+    if (!c.claimed) throw new Error('not claimed');
+    const huge = { ...done(claim, null), json: JSON.stringify('x'.repeat(420 * 1024)) };
+    await expect(store.complete(key, c.lockToken, huge)).rejects.toThrow(NotStorableError);
+    const failed = {
+      ...done(claim, null),
+      status: 'failed' as const,
+      json: '{"reason":"result_not_storable"}',
+    };
+    expect(await store.complete(key, c.lockToken, failed)).toMatchObject({
+      status: 'failed',
+      error: { reason: 'result_not_storable' },
+    });
+  });
+
+  it('treats a record past its TTL, not yet deleted, as absent: a fresh claim, attempt 1', async () => {
+    const key = keys.toolCall(uniqueId('t'), uniqueId('s'), 0, 'weather').pk;
+    // An abandoned in-progress record and, below, a completed one, both past their TTL.
+    expect(await store.claim(key, { ...claimOf({}, 1), ttlSeconds: -60 })).toMatchObject({ claimed: true });
+    await sleep(10);
+    expect(await store.get(key)).toBeNull();
+    expect(await store.claim(key, claimOf({}))).toMatchObject({
+      claimed: true,
+      attempts: 1,
+      tookOver: false,
+    });
+
+    const done2 = keys.toolCall(uniqueId('t'), uniqueId('s'), 0, 'weather').pk;
+    const c = await store.claim(done2, { ...claimOf({ a: 1 }), ttlSeconds: -60 });
+    if (!c.claimed) throw new Error('not claimed');
+    await store.complete(done2, c.lockToken, done(claimOf({ a: 1 }), 'old'));
+    // Other arguments under the same key are fine too: the expired call is gone.
+    const fresh = await store.claim(done2, claimOf({ b: 2 }));
+    expect(fresh).toMatchObject({ claimed: true, attempts: 1, tookOver: false });
+    expect(await store.get(done2)).toMatchObject({
+      status: 'in_progress',
+      argsHash: claimOf({ b: 2 }).argsHash,
+    });
+    expect((await store.get(done2))?.result).toBeUndefined();
   });
 
   it('lets a claim under an expired lock be taken over, and fences the old holder out', async () => {
@@ -112,9 +177,7 @@ describe('ToolCallStore (against the emulator)', () => {
     // The old holder wakes up: it can neither release nor complete what is no longer its own.
     await store.release(key, dead.lockToken);
     expect(await store.get(key)).toMatchObject({ status: 'in_progress' });
-    await expect(store.complete(ref, key, dead.lockToken, done(claim, 'late'))).rejects.toThrow(
-      LockLostError,
-    );
+    await expect(store.complete(key, dead.lockToken, done(claim, 'late'))).rejects.toThrow(LockLostError);
     expect((await sessions.listEvents(ref, 0, 10)).events).toHaveLength(1);
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, IdempotencyKeyReusedError, ToolCallInProgressError } from '../../lambdas/domain/errors';
+import {
+  AppError,
+  IdempotencyKeyReusedError,
+  StoreUnavailableError,
+  ToolCallInProgressError,
+} from '../../lambdas/domain/errors';
 import { toolSchema } from '../../lambdas/domain/policy';
 import { argumentsHash, type ToolCallRecord, type ToolOutcome } from '../../lambdas/domain/tool-call';
 import {
@@ -8,6 +13,7 @@ import {
   type Completion,
   executeToolCall,
   LockLostError,
+  NotStorableError,
   type ToolCall,
   type ToolCallRecords,
 } from '../../lambdas/domain/tool-execution';
@@ -17,6 +23,10 @@ import {
 class MemoryRecords implements ToolCallRecords {
   record: (ToolCallRecord & { lockToken?: string }) | null = null;
   tokens = 0;
+  events: number[] = [];
+  /** how many of the next logEvent calls fail (contention on the session item) */
+  failEvents = 0;
+  refuse: ((done: Completion) => boolean) | null = null;
   constructor(private readonly now: () => number) {}
   async claim(_key: string, c: Claim): Promise<ClaimResult> {
     const r = this.record;
@@ -44,12 +54,30 @@ class MemoryRecords implements ToolCallRecords {
   async release(_key: string, token: string) {
     if (this.record?.lockToken === token) this.record = null;
   }
-  async complete(_ref: unknown, _key: string, token: string, done: Completion) {
+  async complete(_key: string, token: string, done: Completion) {
     if (this.record?.lockToken !== token || this.record.status !== 'in_progress')
       throw new LockLostError('lost');
+    if (this.refuse?.(done)) throw new NotStorableError('Item size has exceeded the maximum allowed size');
     const { lockToken: _t, lockExpiresAt: _l, ...rest } = this.record;
-    this.record = { ...rest, status: done.status, result: done.result, error: done.error, eventSeq: 7 };
+    const value = JSON.parse(done.json);
+    this.record = {
+      ...rest,
+      status: done.status,
+      ...(done.status === 'completed' ? { result: value } : { error: value }),
+      completedAt: 'now',
+    };
     return { ...this.record };
+  }
+  async logEvent() {
+    if (this.failEvents > 0) {
+      this.failEvents--;
+      throw new StoreUnavailableError('sessions');
+    }
+    if (this.record?.eventSeq === undefined) {
+      this.events.push(7 + this.events.length);
+      this.record = { ...this.record!, eventSeq: this.events.at(-1)! };
+    }
+    return this.record.eventSeq!;
   }
 }
 
@@ -140,9 +168,9 @@ describe('executeToolCall', () => {
       await sleep(ms);
       // The holder completes during the third back-off.
       if (++polls === 3)
-        await t.records.complete({}, 'K', holder.lockToken, {
+        await t.records.complete('K', holder.lockToken, {
           status: 'completed',
-          result: { booking: 9 },
+          json: JSON.stringify({ booking: 9 }),
           durationMs: 1,
           attempts: 1,
           claim: t.call({}).claim,
@@ -199,9 +227,9 @@ describe('executeToolCall', () => {
       t.advance(10_000);
       const other = await t.records.claim('K', t.call({ city: 'Oslo' }).claim);
       if (!other.claimed) throw new Error('no takeover');
-      await t.records.complete({}, 'K', other.lockToken, {
+      await t.records.complete('K', other.lockToken, {
         status: 'completed',
-        result: 'theirs',
+        json: '"theirs"',
         durationMs: 1,
         attempts: 2,
         claim: t.call({}).claim,
@@ -210,5 +238,73 @@ describe('executeToolCall', () => {
     });
     const answer = await executeToolCall(t.ports, t.call({ city: 'Oslo' }));
     expect(answer).toMatchObject({ result: 'theirs', replayed: true });
+  });
+
+  it('answers once the outcome is stored, retrying the event; if it never lands, the next call appends it', async () => {
+    const t = setup(async () => ({ kind: 'ok', result: { booking: 1 } }));
+    t.records.failEvents = 2;
+    const first = await executeToolCall(t.ports, t.call({ city: 'Oslo' }));
+    expect(first).toMatchObject({ status: 'completed', replayed: false, eventSeq: 7 });
+
+    const u = setup(async () => ({ kind: 'ok', result: { booking: 2 } }));
+    u.records.failEvents = 100;
+    const pending = await executeToolCall(u.ports, u.call({ city: 'Oslo' }));
+    expect(pending).toMatchObject({ status: 'completed', result: { booking: 2 }, replayed: false });
+    expect(pending.eventSeq).toBeUndefined();
+    expect(u.seen).toEqual(['invoked', 'event_pending']);
+    expect(u.records.record).toMatchObject({ status: 'completed' });
+
+    u.records.failEvents = 0;
+    const replay = await executeToolCall(u.ports, u.call({ city: 'Oslo' }));
+    const again = await executeToolCall(u.ports, u.call({ city: 'Oslo' }));
+    expect(replay).toMatchObject({ result: { booking: 2 }, replayed: true, eventSeq: 7 });
+    expect(again).toMatchObject({ replayed: true, eventSeq: 7 });
+    expect(u.records.events).toEqual([7]);
+    expect(u.runs).toHaveLength(1);
+  });
+
+  it('stores a result DynamoDB types would refuse as JSON, and replays it as first answered', async () => {
+    const result = JSON.parse('{"big": 9007199254740993, "huge": 1e300, "tiny": 1e-300}');
+    const t = setup(async () => ({ kind: 'ok', result }));
+    const first = await executeToolCall(t.ports, t.call({}));
+    const again = await executeToolCall(t.ports, t.call({}));
+    expect(first).toMatchObject({ status: 'completed', result: { huge: 1e300, tiny: 1e-300 } });
+    expect(again).toMatchObject({ replayed: true, result: first.result });
+    expect(t.runs).toHaveLength(1);
+  });
+
+  it('stores a result that cannot be stored as a final failure: replayed, never run again', async () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`);
+    const t = setup(async () => ({ kind: 'ok', result: deep }));
+    const first = await executeToolCall(t.ports, t.call({}));
+    t.advance(60_000);
+    const again = await executeToolCall(t.ports, t.call({}));
+    expect(first).toMatchObject({
+      status: 'failed',
+      replayed: false,
+      error: { reason: 'result_not_storable' },
+    });
+    expect(again).toMatchObject({
+      status: 'failed',
+      replayed: true,
+      error: { reason: 'result_not_storable' },
+    });
+    expect(t.runs).toHaveLength(1);
+
+    const big = setup(async () => ({ kind: 'ok', result: Array(60_000).fill(1e20) }));
+    expect(await executeToolCall(big.ports, big.call({}))).toMatchObject({
+      status: 'failed',
+      error: { reason: 'result_too_large' },
+    });
+
+    // The store itself refusing the item (DynamoDB ValidationException) is final too.
+    const refused = setup(async () => ({ kind: 'ok', result: 'x' }));
+    refused.records.refuse = (done) => done.status === 'completed';
+    expect(await executeToolCall(refused.ports, refused.call({}))).toMatchObject({
+      status: 'failed',
+      error: { reason: 'result_not_storable' },
+    });
+    expect(await executeToolCall(refused.ports, refused.call({}))).toMatchObject({ replayed: true });
+    expect(refused.runs).toHaveLength(1);
   });
 });
