@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -32,6 +32,12 @@ export interface ContextPlaneProps {
   /** Bedrock models (or inference profiles) the summarizer may call when a policy picks the bedrock engine.
    * @default every foundation model, and this account's inference profiles in this region */
   readonly summaryModelArns?: string[];
+  /** Lambda functions (ARNs, wildcards allowed) the tools function may invoke as `lambda` tools.
+   * @default the functions of this account and region whose name starts with `toolFunctionPrefix` */
+  readonly toolFunctionArns?: string[];
+  /** Name prefix of the Lambda functions tools may invoke, when `toolFunctionArns` is not given.
+   * @default 'context-plane-tool-' */
+  readonly toolFunctionPrefix?: string;
   /** What happens to the tables when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** Context build: deadline per store read; a late store is left out and reported. @default 800 ms */
@@ -62,6 +68,10 @@ export class ContextPlane extends Construct {
   readonly summaryDeadLetterQueue: sqs.Queue;
   readonly deadLetterAlarm: cloudwatch.Alarm;
   readonly policyPrefix: string;
+  /** what the tools function may invoke (see toolFunctionArns) */
+  readonly toolFunctionArns: string[];
+  /** the name prefix behind the default toolFunctionArns, undefined when ARNs were given */
+  readonly toolFunctionPrefix?: string;
   readonly policyParameters: Readonly<Record<string, ssm.StringParameter>>;
   readonly api: apigw.HttpApi;
   readonly functions: Readonly<Record<FunctionName | 'authorizer', NodejsFunction>>;
@@ -162,12 +172,25 @@ export class ContextPlane extends Construct {
       resource: 'parameter',
       resourceName: `${this.policyPrefix.replace(/^\//, '')}/*`,
     });
+    if (props.toolFunctionArns) this.toolFunctionArns = props.toolFunctionArns;
+    else {
+      this.toolFunctionPrefix = props.toolFunctionPrefix ?? 'context-plane-tool-';
+      this.toolFunctionArns = [
+        Stack.of(this).formatArn({
+          service: 'lambda',
+          resource: 'function',
+          resourceName: `${this.toolFunctionPrefix}*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ];
+    }
     const specs = functionSpecs({
       scope: this,
       tables: this.tables,
       summaryQueue: this.summaryQueue,
       policyArn,
       summaryModelArns: props.summaryModelArns,
+      toolFunctionArns: this.toolFunctionArns,
     });
     this.functions = Object.fromEntries(
       Object.entries(specs).map(([name, spec]) => [name, this.fn(name, spec)]),

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -36,6 +36,8 @@ interface Resources {
   /** every policy parameter of this deployment (routes are published after deploy) */
   policyArn: string;
   summaryModelArns?: string[];
+  /** Lambda functions the tools function may invoke (Lambda tools of the registry) */
+  toolFunctionArns: string[];
 }
 
 /** Each function's environment and grants: the one place to read what a function may do. */
@@ -104,26 +106,21 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       ],
       // A tool may run 60 s (the registry's cap) after a wait of up to 10 s (Prefer: wait), plus the writes.
       timeout: Duration.seconds(90),
+      // Exactly the calls it makes, per table: the record (claim, take over, complete, mark the event
+      // logged, release), the session (read; commit = conditional Put) and the log (event Put; the Query
+      // that finds where a missing session's log ends).
       grant: (f) => {
-        t.idempotency.grantReadWriteData(f);
-        // The tool_invoked event: session item (lastSeq) and event log, in one transaction.
-        t.sessions.grantReadWriteData(f);
-        t.events.grantReadWriteData(f);
-        readPolicies(f);
-        // Lambda tools come from the registry at run time: any function of this account and region.
-        f.addToRolePolicy(
-          new iam.PolicyStatement({
-            actions: ['lambda:InvokeFunction'],
-            resources: [
-              Stack.of(r.scope).formatArn({
-                service: 'lambda',
-                resource: 'function',
-                resourceName: '*',
-                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-              }),
-            ],
-          }),
+        const allow = (actions: string[], resources: string[]) =>
+          f.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+        allow(
+          ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+          [t.idempotency.tableArn],
         );
+        allow(['dynamodb:GetItem', 'dynamodb:PutItem'], [t.sessions.tableArn]);
+        allow(['dynamodb:PutItem', 'dynamodb:Query'], [t.events.tableArn]);
+        readPolicies(f);
+        // Lambda tools come from the registry at run time: only the functions the construct allows.
+        allow(['lambda:InvokeFunction'], r.toolFunctionArns);
       },
     },
     facts: { env: ['factsTable'], tokenizes: true, grant: (f) => t.facts.grantReadWriteData(f) },

@@ -24,10 +24,6 @@ export function acknowledgeNagFindings(plane: ContextPlane): void {
       'Policy routes are published by the CLI after deploy; read access is scoped to this stack’s policy path.',
     ],
     [
-      `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:${region}:${account}:function:*]`,
-      'Lambda tools are registered in SSM policies after deploy; invoke is scoped to this account and region.',
-    ],
-    [
       'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*]',
       'The summarizer model id comes from a policy published after deploy; narrow it with summaryModelArns.',
     ],
@@ -36,5 +32,11 @@ export function acknowledgeNagFindings(plane: ContextPlane): void {
       'The summarizer model id comes from a policy published after deploy; narrow it with summaryModelArns.',
     ],
   ];
+  if (plane.toolFunctionPrefix !== undefined) {
+    ack.push([
+      `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:${region}:${account}:function:${plane.toolFunctionPrefix}*]`,
+      'Lambda tools are registered in SSM policies after deploy; invoke is scoped to functions named with the tool prefix.',
+    ]);
+  }
   for (const [id, reason] of ack) Validations.of(stack).acknowledge({ id, reason });
 }
