@@ -229,7 +229,7 @@ export function budget(i: BudgetInput): BudgetResult {
   }));
 
   // Recall last: it takes what the others left, up to its own cap.
-  const recall = new Room(caps.recall, total);
+  const recall = new Room(Math.min(caps.recall, total.left), total);
   const recallPart = renderRecall(recall, i.recall, new Set(kept.map((t) => t.seq)));
 
   const messages: ChatMessage[] = [

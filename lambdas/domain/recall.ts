@@ -12,11 +12,14 @@ import type { StoredTurn } from './session';
  * length are added when a batch of turns is indexed (conditioned on the session's watermark, so once
  * per batch), a term's document frequency is the number of its postings.
  *
- *   bm25(d)    = Σ_t idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·len/avgLen))
+ *   bm25(d)    = Σ_t w(t) · idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·len/avgLen))
  *   idf(t)     = ln(1 + (N − df + 0.5) / (df + 0.5))
- *   episode(e) = Σ_t idf(t) over the query terms the episode contains (a stretch of the conversation
+ *   episode(e) = Σ_t w(t) · idf(t) over the terms the episode contains (a stretch of the conversation
  *                about the topic lifts all its turns, the reply that answers a question among them)
- *   score(d)   = bm25(d) + EPISODE_WEIGHT · episode(e(d))
+ *   score(d)   = bm25(d) + EPISODE_WEIGHT · episode(e(d)) + PRIOR_WEIGHT · specifics(d)
+ *
+ * w(t) is 1 for the query's terms. A second round adds, at EXPANSION_WEIGHT, the names that the best
+ * hits state (the bridge of a two-hop question), and ranks again.
  */
 
 export const recallLimits = {
@@ -32,6 +35,10 @@ export const recallLimits = {
   maxHits: 200,
   /** a hit's turn costs at least about this many tokens: how many hits a recall room can use */
   minTurnTokens: 12,
+  /** the second round takes the names stated by this many best hits... */
+  expandFrom: 3,
+  /** ...and looks up at most this many of them */
+  maxExpansionTerms: 4,
   /** turns an episode holds at most: without `at` times, a conversation is cut into stretches of this */
   episodeTurns: 32,
 } as const;
@@ -39,6 +46,8 @@ export const recallLimits = {
 const K1 = 1.2;
 const B = 0.75;
 export const EPISODE_WEIGHT = 0.5;
+export const PRIOR_WEIGHT = 0.3;
+export const EXPANSION_WEIGHT = 1;
 /** A hit brings its neighbours when it scores at least this share of the best hit's score: a weak
  * hit (matching little more than a name every turn has) would crowd out other hits with them. */
 export const NEIGHBOUR_SCORE_RATIO = 0.5;
@@ -57,6 +66,10 @@ export interface Posting {
   len: number;
   /** days since the epoch of the turn's `at`: with seq, what its episode is */
   day: number;
+  /** names and numbers the turn states (its prior: see specificsOf) */
+  q: number;
+  /** the terms of the names it states, space-separated: where a second retrieval round may go */
+  e: string;
 }
 
 export interface ScopeStats {
@@ -77,6 +90,8 @@ export interface RecallHit {
   sessionId: string;
   seq: number;
   score: number;
+  /** the name terms the turn states (see specificsOf) */
+  names?: string;
 }
 
 export const episodeOf = (p: { sessionId: string; seq: number; day: number }) =>
@@ -90,11 +105,42 @@ export function queryTerms(input: string): string[] {
 }
 
 /** A turn as indexed: its terms' frequencies and length. Tool output is data, not conversation. */
-export function indexable(turn: StoredTurn): { tf: Map<string, number>; len: number } | null {
+export function indexable(
+  turn: StoredTurn,
+): { tf: Map<string, number>; len: number; q: number; e: string } | null {
   if (turn.role === 'tool') return null;
   const terms = analyze(turn.content);
-  return terms.length ? { tf: termFrequencies(terms), len: terms.length } : null;
+  if (!terms.length) return null;
+  const { count, names } = specificsOf(turn.content);
+  return { tf: termFrequencies(terms), len: terms.length, q: count, e: names.join(' ') };
 }
+
+/** A leading "Name:" (multi-party chats put the speaker in the content). */
+const SPEAKER = /^\p{Lu}[\p{L}'.-]*(?: \p{Lu}[\p{L}'.-]*){0,2}:\s+/u;
+
+/**
+ * How many specifics a turn states: numbers, and capitalized words that do not start a sentence
+ * (names of people, places, things), up to MAX_SPECIFICS. The speaker prefix does not count. A
+ * query-independent prior: among turns that match a query equally (often only by a speaker's name),
+ * the one that states something specific is the likelier evidence, not "lol same".
+ */
+export function specificsOf(content: string): { count: number; names: string[] } {
+  let count = 0;
+  const names = new Set<string>();
+  for (const sentence of content.replace(SPEAKER, '').split(/(?<=[.!?])\s+/)) {
+    const words = sentence.match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu) ?? [];
+    words.forEach((w, i) => {
+      if (/^\p{N}/u.test(w)) count++;
+      else if (i > 0 && /^\p{Lu}/u.test(w) && w !== 'I') {
+        count++;
+        for (const term of analyze(w)) if (names.size < MAX_NAMES) names.add(term);
+      }
+    });
+  }
+  return { count: Math.min(count, MAX_SPECIFICS), names: [...names] };
+}
+const MAX_SPECIFICS = 3;
+const MAX_NAMES = 3;
 
 /** The postings of a batch of turns, by term: what the indexer writes. */
 export function postingsOf(sessionId: string, turns: StoredTurn[]) {
@@ -108,7 +154,7 @@ export function postingsOf(sessionId: string, turns: StoredTurn[]) {
     length += doc.len;
     for (const [term, tf] of doc.tf) {
       const list = byTerm.get(term) ?? [];
-      list.push({ sessionId, seq: turn.seq, tf, len: doc.len, day: dayOf(turn.at) });
+      list.push({ sessionId, seq: turn.seq, tf, len: doc.len, day: dayOf(turn.at), q: doc.q, e: doc.e });
       byTerm.set(term, list);
     }
   }
@@ -120,6 +166,8 @@ interface Doc {
   seq: number;
   len: number;
   day: number;
+  q: number;
+  e: string;
   tf: Map<string, number>;
 }
 
@@ -130,7 +178,7 @@ interface Doc {
  * another scope).
  */
 function scoreScope(
-  terms: string[],
+  weights: Map<string, number>,
   snap: ScopeSnapshot,
   tail: StoredTurn[],
   tailSession: string | null,
@@ -140,6 +188,7 @@ function scoreScope(
   const df = new Map<string, number>();
   let n = snap.stats.docs;
   let length = snap.stats.length;
+  const terms = [...weights.keys()];
   for (const term of terms) {
     const entry = snap.terms.get(term);
     if (!entry) continue;
@@ -153,7 +202,7 @@ function scoreScope(
       const key = `${p.sessionId}#${p.seq}`;
       let doc = docs.get(key);
       if (!doc) {
-        doc = { sessionId: p.sessionId, seq: p.seq, len: p.len, day: p.day, tf: new Map() };
+        doc = { sessionId: p.sessionId, seq: p.seq, len: p.len, day: p.day, q: p.q, e: p.e, tf: new Map() };
         docs.set(key, doc);
       }
       doc.tf.set(term, p.tf);
@@ -181,6 +230,8 @@ function scoreScope(
           seq: turn.seq,
           len: doc.len,
           day: dayOf(turn.at),
+          q: doc.q,
+          e: doc.e,
           tf,
         });
       }
@@ -188,9 +239,10 @@ function scoreScope(
   }
   if (n === 0 || docs.size === 0) return [];
   const avgLen = length / n;
+  // A term's idf, times its weight in the query (1, or less for a term the second round added).
   const idf = (term: string) => {
     const d = Math.min(df.get(term) ?? 0, n);
-    return Math.log(1 + (n - d + 0.5) / (d + 0.5));
+    return (weights.get(term) ?? 0) * Math.log(1 + (n - d + 0.5) / (d + 0.5));
   };
 
   // Which query terms each episode holds, then every turn's own BM25 plus its episode's coverage.
@@ -209,7 +261,12 @@ function scoreScope(
     }
     let coverage = 0;
     for (const term of episodes.get(episodeOf(doc)) ?? []) coverage += idf(term);
-    hits.push({ sessionId: doc.sessionId, seq: doc.seq, score: bm25 + EPISODE_WEIGHT * coverage });
+    hits.push({
+      sessionId: doc.sessionId,
+      seq: doc.seq,
+      score: bm25 + EPISODE_WEIGHT * coverage + PRIOR_WEIGHT * doc.q,
+      names: doc.e,
+    });
   }
   return hits;
 }
@@ -223,18 +280,19 @@ export const compareHits = (a: RecallHit, b: RecallHit) =>
  * the user scope contributes only the other sessions.
  */
 export function rankRecall(input: {
-  terms: string[];
+  /** query terms and their weights */
+  weights: Map<string, number>;
   sessionId: string;
   session: ScopeSnapshot | null;
   user: ScopeSnapshot | null;
   /** newest turns of the session's log, any order: the part beyond the index watermark is scored here */
   tail: StoredTurn[];
 }): RecallHit[] {
-  const { terms, sessionId } = input;
-  if (terms.length === 0) return [];
+  const { weights, sessionId } = input;
+  if (weights.size === 0) return [];
   const hits: RecallHit[] = [];
-  if (input.session) hits.push(...scoreScope(terms, input.session, input.tail, sessionId, null));
-  if (input.user) hits.push(...scoreScope(terms, input.user, [], null, sessionId));
+  if (input.session) hits.push(...scoreScope(weights, input.session, input.tail, sessionId, null));
+  if (input.user) hits.push(...scoreScope(weights, input.user, [], null, sessionId));
   return hits.sort(compareHits);
 }
 
@@ -301,10 +359,27 @@ export async function recallFor(
   }
   const complete = !tail.more || tail.oldestSeq <= watermark + 1;
   const maxHits = Math.min(recallLimits.maxHits, Math.ceil(req.room / recallLimits.minTurnTokens));
-  const hits = rankRecall({ terms, sessionId: req.sessionId, session, user, tail: tail.turns }).slice(
-    0,
-    maxHits,
-  );
+  const weights = new Map(terms.map((t) => [t, 1]));
+  let hits = rankRecall({ weights, sessionId: req.sessionId, session, user, tail: tail.turns });
+
+  // Second round: the names the best hits state, at a lower weight. "Where does the friend who gave
+  // Ana a camera live?" first finds "my friend Mirela gave me a camera", then "Mirela moved to Porto".
+  const expansion = expansionTerms(hits, weights);
+  if (expansion.length) {
+    const [more, moreUser] = await Promise.all([
+      port.snapshot(req.tenantId, sessionScope(req.sessionId), expansion),
+      user && req.userId ? port.snapshot(req.tenantId, userScope(req.userId), expansion) : null,
+    ]);
+    for (const t of expansion) weights.set(t, EXPANSION_WEIGHT);
+    hits = rankRecall({
+      weights,
+      sessionId: req.sessionId,
+      session: merge(session, more),
+      user: user && moreUser ? merge(user, moreUser) : user,
+      tail: tail.turns,
+    });
+  }
+  hits = hits.slice(0, maxHits);
   const turns = new Map<string, StoredTurn>();
   for (const t of tail.turns) turns.set(`${req.sessionId}#${t.seq}`, t);
   const wanted = new Map<string, { sessionId: string; seq: number }>();
@@ -319,6 +394,24 @@ export async function recallFor(
   if (wanted.size) for (const [k, t] of await port.turns(req.tenantId, [...wanted.values()])) turns.set(k, t);
   return { hits, turns, complete, ids: hits.map((h) => `${h.sessionId}#${h.seq}`) };
 }
+
+/** Names stated by the best (strong) hits that the query does not have yet: the second round's terms. */
+function expansionTerms(hits: RecallHit[], weights: Map<string, number>): string[] {
+  const best = hits[0]?.score ?? 0;
+  const out = new Set<string>();
+  for (const h of hits.slice(0, recallLimits.expandFrom)) {
+    if (h.score < NEIGHBOUR_SCORE_RATIO * best) break;
+    for (const term of h.names?.split(' ') ?? []) {
+      if (term && !weights.has(term) && out.size < recallLimits.maxExpansionTerms) out.add(term);
+    }
+  }
+  return [...out];
+}
+
+const merge = (a: ScopeSnapshot, b: ScopeSnapshot): ScopeSnapshot => ({
+  ...a,
+  terms: new Map([...a.terms, ...b.terms]),
+});
 
 /** Port: what the indexer needs of the recall index. */
 export interface RecallIndexPort {

@@ -80,6 +80,8 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
         tf: Number(i.tf),
         len: Number(i.len),
         day: Number(i.day),
+        q: Number(i.q ?? 0),
+        e: String(i.e ?? ''),
       };
     });
     let total = postings.length;
@@ -173,6 +175,8 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
             tf: p.tf,
             len: p.len,
             day: p.day,
+            q: p.q,
+            ...(p.e ? { e: p.e } : {}),
           },
         },
       })),

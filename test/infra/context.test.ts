@@ -14,7 +14,9 @@ describe('context function in the construct', () => {
     const vars = Object.keys(env).filter((k) => k.startsWith('CP_'));
     expect(vars.sort()).toEqual(
       [
+        'CP_EVENTS_TABLE',
         'CP_FACTS_TABLE',
+        'CP_RECALL_TABLE',
         'CP_POLICY_LABEL_TTL_MS',
         'CP_POLICY_PREFIX',
         'CP_PROFILES_TABLE',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../lambdas/domain/analyzer';
 import { budget, type RecallInput } from '../../lambdas/domain/budget';
 import type { Caps } from '../../lambdas/domain/context';
-import { recallFor, type Scope } from '../../lambdas/domain/recall';
+import { recallFor, type Scope, specificsOf } from '../../lambdas/domain/recall';
 import type { StoredTurn } from '../../lambdas/domain/session';
 import { MemoryRecall } from '../support/memory-recall';
 
@@ -78,7 +78,7 @@ describe('recall', () => {
     await mem.writePostings(
       't',
       scope,
-      new Map([['kayak', [{ sessionId: 's1', seq: 12, tf: 1, len: 2, day: 1 }]]]),
+      new Map([['kayak', [{ sessionId: 's1', seq: 12, tf: 1, len: 2, day: 1, q: 0, e: '' }]]]),
     );
     const after = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'kayak garage' });
     expect(after.hits.map((h) => h.seq)).toEqual([1, 12]);
@@ -115,6 +115,45 @@ describe('recall', () => {
       (await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'football weather' }))
         .complete,
     ).toBe(true);
+  });
+
+  it('prefers, among equal matches, the turn that states something specific', async () => {
+    const mem = new MemoryRecall();
+    mem.append('s1', [
+      'Ana: haha same, love that',
+      'Ana: I signed up for Tango lessons at Studio 54',
+      'Ben: ok',
+    ]);
+    await mem.index('s1');
+    const r = await recallFor(mem, {
+      room: 2000,
+      tenantId: 't',
+      sessionId: 's1',
+      input: 'What hobby did Ana start?',
+    });
+    expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([2, 1]);
+    expect(specificsOf('Ana: I signed up for Tango lessons at Studio 54')).toEqual({
+      count: 3,
+      names: ['tango', 'studio'],
+    });
+  });
+
+  it('follows a name the best hit states to the turn that answers (second round)', async () => {
+    const mem = new MemoryRecall();
+    mem.append('s1', [
+      'Ana: my friend Mirela gave me a vintage camera for my birthday',
+      ...chatter(30),
+      'Ana: big news from Mirela, she moved to Valencia last month',
+      ...chatter(30, 4),
+    ]);
+    await mem.index('s1');
+    const r = await recallFor(mem, {
+      room: 2000,
+      tenantId: 't',
+      sessionId: 's1',
+      input: 'In which city does the friend who gave Ana a vintage camera live?',
+    });
+    expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
   });
 
   it('is deterministic: equal scores break by seq', async () => {
