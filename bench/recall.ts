@@ -179,6 +179,7 @@ async function waitQuiet(): Promise<string> {
 interface ContextAnswer {
   messages: Message[];
   usage: { tokensTotal: number };
+  timings: Record<string, number>;
   sections: { source: string; tokens: number; cap: number; items: number; dropped: unknown[] }[];
 }
 
@@ -214,6 +215,8 @@ async function main() {
   const appendMs: number[] = [];
   const contextMs: number[] = [];
   const contextOffMs: number[] = [];
+  /** the server's own timings per store read (context-plane with recall) */
+  const timings: Record<string, number[]> = {};
   const flags = { at: true };
   let quiet = '';
   let sample: ContextAnswer | undefined;
@@ -275,6 +278,7 @@ async function main() {
           });
           if (res.status !== 200) throw new Error(`context → ${res.status} ${JSON.stringify(res.body)}`);
           contextMs.push(res.ms);
+          for (const [store, t] of Object.entries(res.body.timings)) (timings[store] ??= []).push(t);
           if (total === 2000) sample ??= res.body;
           score('context-plane', total, { messages: res.body.messages, tokens: res.body.usage.tokensTotal });
         }
@@ -322,6 +326,10 @@ async function main() {
     `| ${`append (${TURNS_PER_APPEND} turns)`.padEnd(36)} | ${cell(String(appendMs.length), 5)} | ${cell(ms(pct(appendMs, 50)), 7)} | ${cell(ms(pct(appendMs, 95)), 7)} |`,
     `| ${'context build, recall off'.padEnd(36)} | ${cell(String(contextOffMs.length), 5)} | ${cell(ms(pct(contextOffMs, 50)), 7)} | ${cell(ms(pct(contextOffMs, 95)), 7)} |`,
     `| ${'context build'.padEnd(36)} | ${cell(String(contextMs.length), 5)} | ${cell(ms(pct(contextMs, 50)), 7)} | ${cell(ms(pct(contextMs, 95)), 7)} |`,
+    ...Object.entries(timings).map(
+      ([store, xs]) =>
+        `| ${`  server: ${store}`.padEnd(36)} | ${cell(String(xs.length), 5)} | ${cell(ms(pct(xs, 50)), 7)} | ${cell(ms(pct(xs, 95)), 7)} |`,
+    ),
     '',
     `Emulator peak memory (child processes, sampled every second): ${mem.peaks.map((p) => `${p.name} ${(p.kb / 1024).toFixed(0)} MiB`).join(', ') || 'none seen (AWS_ENDPOINT_URL set?)'}; ` +
       `peak of their sum ${(mem.peakSumKb / 1024).toFixed(0)} MiB. This process (API + pollers in-process): ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB RSS at the end.`,

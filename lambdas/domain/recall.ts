@@ -25,15 +25,17 @@ import type { StoredTurn } from './session';
 export const recallLimits = {
   /** distinct query terms looked up (one postings Query each, per scope) */
   maxQueryTerms: 12,
-  /** postings read per (scope, term); a term with more is counted exactly but its oldest are unread */
-  postingsPerTerm: 2000,
+  /** posting blocks (one per term and indexed batch) read per (scope, term); a term with more is
+   * counted exactly, but the postings of its further blocks are not read */
+  blocksPerTerm: 200,
   /** the log's newest events read with every build (the unindexed tail is usually shorter)... */
-  tailFirstRead: 64,
+  tailFirstRead: 32,
   /** ...and at most this many when it is not; a longer tail degrades recall, visibly */
   tailEvents: 300,
   /** hits whose turns (and strong hits' neighbours) are fetched for the budgeter, at most */
   maxHits: 200,
-  /** a hit's turn costs at least about this many tokens: how many hits a recall room can use */
+  /** a recalled turn costs at least about this many tokens (its line's framing and a few words): how
+   * many hits a recall room can use, and what is added to each estimate */
   minTurnTokens: 12,
   /** the second round takes the names stated by this many best hits... */
   expandFrom: 3,
@@ -48,6 +50,10 @@ const B = 0.75;
 export const EPISODE_WEIGHT = 0.5;
 export const PRIOR_WEIGHT = 0.3;
 export const EXPANSION_WEIGHT = 1;
+/** Estimating a turn's cost from its length in terms (stop words are not counted in it). */
+const TOKENS_PER_TERM = 2;
+/** Turns are read for this many times the room: estimates are rough, and some hits are in history. */
+const FETCH_MARGIN = 2;
 /** A hit brings its neighbours when it scores at least this share of the best hit's score: a weak
  * hit (matching little more than a name every turn has) would crowd out other hits with them. */
 export const NEIGHBOUR_SCORE_RATIO = 0.5;
@@ -92,6 +98,8 @@ export interface RecallHit {
   score: number;
   /** the name terms the turn states (see specificsOf) */
   names?: string;
+  /** the turn's length in terms: what its cost is estimated from before its text is read */
+  len?: number;
 }
 
 export const episodeOf = (p: { sessionId: string; seq: number; day: number }) =>
@@ -160,6 +168,28 @@ export function postingsOf(sessionId: string, turns: StoredTurn[]) {
   }
   return { byTerm, docs, length };
 }
+
+/**
+ * A batch's postings of one term, in one string: `seq,tf,len,day,q,names|…` (names space-separated).
+ * One item per (term, batch) instead of one per (term, turn): a common term's list is a few items to
+ * read and unmarshal, not hundreds.
+ */
+export const encodePostings = (postings: Posting[]): string =>
+  postings.map((p) => `${p.seq},${p.tf},${p.len},${p.day},${p.q},${p.e}`).join('|');
+
+export const decodePostings = (sessionId: string, block: string): Posting[] =>
+  block.split('|').map((entry) => {
+    const [seq, tf, len, day, q, e] = entry.split(',');
+    return {
+      sessionId,
+      seq: Number(seq),
+      tf: Number(tf),
+      len: Number(len),
+      day: Number(day),
+      q: Number(q),
+      e: e ?? '',
+    };
+  });
 
 interface Doc {
   sessionId: string;
@@ -266,6 +296,7 @@ function scoreScope(
       seq: doc.seq,
       score: bm25 + EPISODE_WEIGHT * coverage + PRIOR_WEIGHT * doc.q,
       names: doc.e,
+      len: doc.len,
     });
   }
   return hits;
@@ -379,18 +410,26 @@ export async function recallFor(
       tail: tail.turns,
     });
   }
-  hits = hits.slice(0, maxHits);
   const turns = new Map<string, StoredTurn>();
   for (const t of tail.turns) turns.set(`${req.sessionId}#${t.seq}`, t);
+  // Read only the turns that can fit: hits in rank order (strong ones with their neighbours) until
+  // their estimated cost passes the room with a margin; an estimate is never read from a text.
   const wanted = new Map<string, { sessionId: string; seq: number }>();
   const best = hits[0]?.score ?? 0;
-  for (const h of hits) {
+  let estimate = 0;
+  let kept = 0;
+  for (const h of hits.slice(0, maxHits)) {
+    if (estimate > FETCH_MARGIN * req.room) break;
+    kept++;
     const around = h.score >= NEIGHBOUR_SCORE_RATIO * best ? [h.seq - 1, h.seq, h.seq + 1] : [h.seq];
     for (const seq of around) {
       const key = `${h.sessionId}#${seq}`;
-      if (seq >= 1 && !turns.has(key)) wanted.set(key, { sessionId: h.sessionId, seq });
+      if (seq < 1) continue;
+      estimate += (turns.get(key)?.tokens ?? TOKENS_PER_TERM * (h.len ?? 0)) + recallLimits.minTurnTokens;
+      if (!turns.has(key)) wanted.set(key, { sessionId: h.sessionId, seq });
     }
   }
+  hits = hits.slice(0, kept);
   if (wanted.size) for (const [k, t] of await port.turns(req.tenantId, [...wanted.values()])) turns.set(k, t);
   return { hits, turns, complete, ids: hits.map((h) => `${h.sessionId}#${h.seq}`) };
 }
@@ -416,7 +455,9 @@ const merge = (a: ScopeSnapshot, b: ScopeSnapshot): ScopeSnapshot => ({
 /** Port: what the indexer needs of the recall index. */
 export interface RecallIndexPort {
   stats(tenantId: string, scope: Scope): Promise<ScopeStats>;
-  writePostings(tenantId: string, scope: Scope, byTerm: Map<string, Posting[]>): Promise<void>;
+  /** writes a batch's postings; `from` (the watermark the batch starts after) names the batch, so a
+   * retried batch overwrites what a crashed run wrote */
+  writePostings(tenantId: string, scope: Scope, from: number, byTerm: Map<string, Posting[]>): Promise<void>;
   /** adds a batch's counters and moves the session's watermark from `from` to `to`; false if another
    * run moved it first */
   advance(
@@ -451,7 +492,7 @@ export async function indexSession(
     const { turns, lastSeq } = await turnsAfter(from, INDEX_BATCH);
     if (lastSeq <= from) continue;
     const { byTerm, docs, length } = postingsOf(ref.sessionId, turns);
-    await port.writePostings(ref.tenantId, scope, byTerm);
+    await port.writePostings(ref.tenantId, scope, from, byTerm);
     if (await port.advance(ref.tenantId, scope, ref.sessionId, { from, to: lastSeq, docs, length })) {
       indexed += docs;
     }

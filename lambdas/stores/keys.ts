@@ -37,13 +37,14 @@ export const keys = {
   profile: (tenantId: string, userId: string) => ({ pk: `${t(tenantId)}#U#${userId}#PROFILE` }),
   /** recall table: a scope's counters (documents, length, per-session watermarks). */
   recallStats: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#R#${scope}`, sk: 'STATS' }),
-  /** recall table: a term's postings in a scope, one item per turn (sk = session id # padded seq). */
+  /** recall table: a term's postings in a scope, one block per indexed batch (sk = session id # the
+   * padded watermark the batch starts after). */
   recallTerm: (tenantId: string, scope: string, term: string) => ({
     pk: `${t(tenantId)}#R#${scope}#T#${term}`,
   }),
-  recallPosting: (tenantId: string, scope: string, term: string, sessionId: string, seq: number) => ({
+  recallBlock: (tenantId: string, scope: string, term: string, sessionId: string, from: number) => ({
     pk: `${t(tenantId)}#R#${scope}#T#${term}`,
-    sk: `${sessionId}#${String(seq).padStart(10, '0')}`,
+    sk: `${sessionId}#${String(from).padStart(10, '0')}`,
   }),
   /** cache table: one item per (normalized question, fingerprint) digest. */
   cacheEntry: (tenantId: string, digest: string) => ({ pk: `${t(tenantId)}#CACHE#${digest}` }),

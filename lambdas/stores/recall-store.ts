@@ -9,10 +9,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
 import {
+  decodePostings,
+  encodePostings,
   type Posting,
   type RecallIndexPort,
   type RecallReadPort,
   recallLimits,
+  type Scope,
   type ScopeSnapshot,
   type ScopeStats,
   type Tail,
@@ -29,7 +32,7 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, 5 * 2 ** M
 
 /**
  * The recall index in DynamoDB, plus the event-log reads recall needs. Postings are one item per
- * (scope, term, turn): written with idempotent Puts, read with one Query per query term. A scope's
+ * (scope, term, indexed batch): written with idempotent Puts, read with one Query per query term. A scope's
  * counters live in one item, advanced once per indexed batch under a condition on the session's
  * watermark. No Scan anywhere; every read is bounded (see recallLimits).
  */
@@ -67,25 +70,17 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': pk },
-        Limit: recallLimits.postingsPerTerm,
+        Limit: recallLimits.blocksPerTerm,
         ConsistentRead: true,
       }),
     );
-    const postings: Posting[] = (out.Items ?? []).map((i) => {
-      const sk = String(i.sk);
-      const cut = sk.lastIndexOf('#');
-      return {
-        sessionId: sk.slice(0, cut),
-        seq: Number(sk.slice(cut + 1)),
-        tf: Number(i.tf),
-        len: Number(i.len),
-        day: Number(i.day),
-        q: Number(i.q ?? 0),
-        e: String(i.e ?? ''),
-      };
-    });
-    let total = postings.length;
-    // A very common term: its frequency is counted exactly, its remaining postings are not read.
+    const postings: Posting[] = [];
+    let total = 0;
+    for (const item of out.Items ?? []) {
+      postings.push(...decodePostings(String(item.s), String(item.p)));
+      total += Number(item.n);
+    }
+    // A very common term: its further blocks are counted, not read.
     let start = out.LastEvaluatedKey;
     while (start) {
       const page = await this.db.send(
@@ -93,12 +88,12 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': pk },
-          Select: 'COUNT',
+          ProjectionExpression: 'n',
           ExclusiveStartKey: start,
           ConsistentRead: true,
         }),
       );
-      total += page.Count ?? 0;
+      for (const item of page.Items ?? []) total += Number(item.n);
       start = page.LastEvaluatedKey;
     }
     return { postings, total };
@@ -166,21 +161,22 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     return found;
   }
 
-  async writePostings(tenantId: string, scope: string, byTerm: Map<string, Posting[]>): Promise<void> {
-    const requests = [...byTerm].flatMap(([term, postings]) =>
-      postings.map((p) => ({
-        PutRequest: {
-          Item: {
-            ...keys.recallPosting(tenantId, scope, term, p.sessionId, p.seq),
-            tf: p.tf,
-            len: p.len,
-            day: p.day,
-            q: p.q,
-            ...(p.e ? { e: p.e } : {}),
-          },
+  async writePostings(
+    tenantId: string,
+    scope: Scope,
+    from: number,
+    byTerm: Map<string, Posting[]>,
+  ): Promise<void> {
+    const requests = [...byTerm].map(([term, postings]) => ({
+      PutRequest: {
+        Item: {
+          ...keys.recallBlock(tenantId, scope, term, postings[0]!.sessionId, from),
+          s: postings[0]!.sessionId,
+          n: postings.length,
+          p: encodePostings(postings),
         },
-      })),
-    );
+      },
+    }));
     const chunks: (typeof requests)[] = [];
     for (let i = 0; i < requests.length; i += BATCH_WRITE) chunks.push(requests.slice(i, i + BATCH_WRITE));
     // A few batches at a time: enough to hide latency, not enough to throttle a small table.

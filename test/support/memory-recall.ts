@@ -35,7 +35,7 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
     const s = this.counters.get(scope) ?? { docs: 0, length: 0, watermarks: {} };
     return { ...s, watermarks: { ...s.watermarks } };
   }
-  async writePostings(_t: string, scope: Scope, byTerm: Map<string, Posting[]>) {
+  async writePostings(_t: string, scope: Scope, _from: number, byTerm: Map<string, Posting[]>) {
     for (const [term, list] of byTerm) {
       const key = `${scope}|${term}`;
       const m = this.postings.get(key) ?? new Map<string, Posting>();

@@ -78,6 +78,7 @@ describe('recall', () => {
     await mem.writePostings(
       't',
       scope,
+      11,
       new Map([['kayak', [{ sessionId: 's1', seq: 12, tf: 1, len: 2, day: 1, q: 0, e: '' }]]]),
     );
     const after = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'kayak garage' });
