@@ -425,7 +425,9 @@ export async function recallFor(
     for (const seq of around) {
       const key = `${h.sessionId}#${seq}`;
       if (seq < 1) continue;
-      estimate += (turns.get(key)?.tokens ?? TOKENS_PER_TERM * (h.len ?? 0)) + recallLimits.minTurnTokens;
+      // From the hit's length whether or not its text is at hand: where the cut falls must not depend
+      // on how far the indexer got (the context is the same either way).
+      estimate += TOKENS_PER_TERM * (h.len ?? 0) + recallLimits.minTurnTokens;
       if (!turns.has(key)) wanted.set(key, { sessionId: h.sessionId, seq });
     }
   }
