@@ -81,6 +81,7 @@ export async function buildContext(
           () =>
             facts.search(tenantId, {
               userId: req.userId,
+              sessionId,
               query: req.input,
               ...policy.retrieval,
               now: deps.now?.() ?? new Date(),

@@ -33,9 +33,13 @@ export const factInputSchema = z.strictObject({
   pinned: z.boolean().optional(),
 });
 
-/** Facts of one user, or of the whole tenant (no userId): keys are unique within a scope. */
+/**
+ * Facts of one user, of one session appended without a user (`~<sessionId>`: '~' is in no id, so it
+ * cannot meet a user id), or of the whole tenant (neither): keys are unique within a scope.
+ */
 export const TENANT_SCOPE = '*';
-export const scopeOf = (userId?: string) => userId ?? TENANT_SCOPE;
+export const scopeOf = (userId?: string, sessionId?: string) =>
+  userId ?? (sessionId !== undefined ? `~${sessionId}` : TENANT_SCOPE);
 
 /** Whitespace does not make a fact different. */
 const collapse = (text: string) => text.trim().replace(/\s+/g, ' ');
@@ -44,10 +48,10 @@ const collapse = (text: string) => text.trim().replace(/\s+/g, ' ');
  * A fact's id is derived, so an upsert needs no lookup table: from (scope, key) when keyed, else from
  * (scope, whitespace-normalized text), so the same unkeyed text posted twice is one fact.
  */
-export function factIdOf(input: Pick<FactInput, 'userId' | 'key' | 'text'>): string {
+export function factIdOf(input: Pick<FactInput, 'userId' | 'sessionId' | 'key' | 'text'>): string {
   const basis = input.key !== undefined ? `k\0${input.key}` : `t\0${collapse(input.text)}`;
   const digest = createHash('sha256')
-    .update(`${scopeOf(input.userId)}\0${basis}`)
+    .update(`${scopeOf(input.userId, input.sessionId)}\0${basis}`)
     .digest('hex');
   return `f-${digest.slice(0, 32)}`;
 }
@@ -81,6 +85,7 @@ export function planUpsert(prev: Fact | null, input: FactInput, tokens: number, 
       id: factIdOf(input),
       ...(input.key !== undefined ? { key: input.key } : {}),
       ...(input.userId !== undefined ? { userId: input.userId } : {}),
+      ...(input.userId === undefined && input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
       text: input.text,
       citations: mergeCitations(given),
       pinned: input.pinned ?? false,

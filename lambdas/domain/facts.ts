@@ -17,6 +17,8 @@ export interface Fact {
   /** stable key: a newer fact with the same key replaces the old one (upsert), never duplicates it */
   key?: string;
   userId?: string;
+  /** a fact the summarizer drew from a session without a user: it stays in that session's scope */
+  sessionId?: string;
   text: string;
   citations: Citation[];
   pinned: boolean;
@@ -30,6 +32,8 @@ export interface Fact {
 /** What a writer gives; the store assigns id, version, tokens and times. */
 export interface FactInput {
   userId?: string;
+  /** set by the summarizer only (the API's facts are the tenant's or a user's) */
+  sessionId?: string;
   key?: string;
   text: string;
   citations?: Citation[];

@@ -13,6 +13,8 @@ import type { Fact } from './facts';
 
 export interface FactQuery {
   userId?: string;
+  /** the session the context is for: its own session-scoped facts are candidates too */
+  sessionId?: string;
   query: string;
   topK: number;
   halfLifeDays: number;

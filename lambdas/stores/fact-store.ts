@@ -79,7 +79,12 @@ export class FactStore implements FactWriter {
   async search(tenantId: string, q: FactQuery): Promise<ScoredFact[]> {
     if (q.topK <= 0) return [];
     const terms = queryTerms(q.query);
-    const scopes = q.userId ? [scopeOf(undefined), scopeOf(q.userId)] : [scopeOf(undefined)];
+    // The tenant's facts, the user's, and the session's own (drawn from it while it had no user).
+    const scopes = [
+      scopeOf(),
+      ...(q.userId ? [scopeOf(q.userId)] : []),
+      ...(q.sessionId ? [scopeOf(undefined, q.sessionId)] : []),
+    ];
     const lists = await Promise.all([
       ...scopes.flatMap((scope) => terms.map((term) => this.postings(tenantId, scope, term))),
       ...scopes.map((scope) => this.pinned(tenantId, scope)),
@@ -110,7 +115,7 @@ export class FactStore implements FactWriter {
   }
 
   private writes(tenantId: string, prev: FactItem | null, fact: Fact): WriteItems {
-    const scope = scopeOf(fact.userId);
+    const scope = scopeOf(fact.userId, fact.sessionId);
     const atMs = Date.parse(fact.updatedAt);
     const { tf, length } = indexTerms(fact.text);
     const terms = Object.keys(tf).sort();

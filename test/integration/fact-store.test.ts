@@ -134,4 +134,13 @@ describe('FactStore against the emulator', () => {
     expect(other.deduplicated).toBe(false);
     expect(await texts(a, query('launch code'))).toEqual(['Launch code is alpha']);
   });
+
+  it("keeps a session's facts (no user) to that session: never the tenant's, never another user's", async () => {
+    const tenant = uniqueId('t');
+    await store.upsert(tenant, { sessionId: 's1', key: 'user:name', text: 'User: My name is Priya Raman.' });
+    const ask = query('what is my name');
+    expect(await texts(tenant, { ...ask, sessionId: 's1' })).toEqual(['User: My name is Priya Raman.']);
+    expect(await texts(tenant, { ...ask, sessionId: 's2', userId: 'u2' })).toEqual([]);
+    expect(await texts(tenant, ask)).toEqual([]);
+  });
 });

@@ -111,9 +111,10 @@ export async function runSummaryJob(job: SummaryJob, ports: SummaryPorts): Promi
     let factsWritten = 0;
     let factsDeduplicated = 0;
     for (const fact of extracted.filter((f) => durableKinds.has(kindOf(f.key)))) {
+      // A session without a user keeps its facts to itself: "my name is …" must not reach others.
       const out = await ports.facts.upsert(job.tenantId, {
-        ...(job.userId ? { userId: job.userId } : {}),
-        key: job.userId ? fact.key : `session:${job.sessionId}:${fact.key}`,
+        ...(job.userId ? { userId: job.userId } : { sessionId: job.sessionId }),
+        key: fact.key,
         text: fact.text,
         citations: fact.citations.map((c) => ({ sessionId: job.sessionId, ...c })),
       });
