@@ -41,13 +41,25 @@ const questionSchema = z
   .max(cacheLimits.maxQuestionLength)
   .refine((q) => normalizeQuestion(q).length > 0, { message: 'question must have words' });
 
-export const cachePutSchema = z.strictObject({
-  question: questionSchema,
-  fingerprint: fingerprintSchema,
-  answer: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
-  ttlSeconds: z.number().int().min(1).max(cacheLimits.maxTtlSeconds).optional(),
-  sessionId: idSchema.optional(),
-});
+export const cachePutSchema = z
+  .strictObject({
+    question: questionSchema,
+    fingerprint: fingerprintSchema,
+    answer: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+    ttlSeconds: z.number().int().min(1).max(cacheLimits.maxTtlSeconds).optional(),
+    sessionId: idSchema.optional(),
+    /** the context response's `sessionStamp`: the session state the answer was built on */
+    sessionStamp: z
+      .string()
+      .regex(/^\d+\.\d+$/, 'the sessionStamp of the context the answer was built on')
+      .optional(),
+  })
+  .superRefine((v, ctx) => {
+    // Stamped at PUT time, an answer built on version 1 and stored after version 2 landed would be
+    // served for version 2: the client says which state it used.
+    if (v.sessionId !== undefined && v.sessionStamp === undefined)
+      ctx.addIssue({ code: 'custom', path: ['sessionStamp'], message: 'required with sessionId' });
+  });
 
 export const cacheGetSchema = z.object({ question: questionSchema, fingerprint: fingerprintSchema });
 
@@ -59,6 +71,7 @@ export interface CacheEntryInput {
   answer: CacheAnswer;
   ttlSeconds?: number;
   sessionId?: string;
+  sessionStamp?: string;
 }
 
 export interface CacheEntry {
@@ -67,7 +80,7 @@ export interface CacheEntry {
   fingerprint: string;
   answer: CacheAnswer;
   sessionId?: string;
-  /** the session's content stamp (domain/session.ts sessionStamp) when the answer was stored */
+  /** the session's content stamp (domain/session.ts sessionStamp) the answer was built on */
   sessionStamp?: string;
   createdAt: string;
   /** epoch seconds (DynamoDB TTL) */

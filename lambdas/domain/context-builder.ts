@@ -13,6 +13,7 @@ import { type Settled, withDeadline } from './deadline';
 import { fingerprintOf } from './fingerprint';
 import type { PolicyPins } from './policy-pins';
 import { type RecallReadPort, recallFor } from './recall';
+import { sessionStamp } from './session';
 import type { TokenCounter } from './tokens';
 
 /** Stores that may be left out when slow or failing (the policy may not: it is required). */
@@ -43,6 +44,9 @@ export interface ContextResponse extends BudgetResult {
   clamped: Clamp[];
   budget: Caps;
   sessionVersion: number | null;
+  /** the session state the context was built on (version and summary watermark); give it to
+   * PUT /v1/cache with an answer built on this context. null when the session store was degraded */
+  sessionStamp: string | null;
 }
 
 export interface BuildStats {
@@ -197,6 +201,7 @@ export async function buildContext(
       clamped,
       budget: caps,
       sessionVersion,
+      sessionStamp: sessionOk ? sessionStamp(state) : null,
     },
     stats: {
       retrievalHits: hits.length,

@@ -58,6 +58,17 @@ export class SessionUserMismatchError extends AppError {
   }
 }
 
+/** A cache answer built on a session state that has moved since: it could never be served. */
+export class StaleAnswerError extends AppError {
+  constructor(sessionId: string, sessionStamp: string, currentStamp: string) {
+    super(409, 'session_moved', `session '${sessionId}' moved since the context the answer was built on`, {
+      sessionId,
+      sessionStamp,
+      currentStamp,
+    });
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(limitBytes: number, actualBytes: number, field?: string) {
     super(413, 'payload_too_large', `${field ?? 'body'} is ${actualBytes} bytes, limit is ${limitBytes}`, {
@@ -68,10 +79,24 @@ export class PayloadTooLargeError extends AppError {
   }
 }
 
+/** Down, late, failing or throttling; the request may be retried as is after Retry-After. */
 export class StoreUnavailableError extends AppError {
   constructor(store: string, cause?: unknown) {
-    super(503, 'store_unavailable', `${store} is unavailable`, { store });
+    super(503, 'store_unavailable', `${store} is unavailable`, { store }, { 'retry-after': '1' });
     if (cause) this.cause = cause;
+  }
+}
+
+/** The stored policy version does not parse: the deployment's fault, not the client's (no retry helps
+ * until an operator publishes a valid version or moves the label). */
+export class PolicyInvalidError extends AppError {
+  constructor(route: string, version: number | undefined) {
+    super(
+      503,
+      'policy_invalid',
+      `policy '${route}' version ${version ?? '?'} is not a valid policy; publish a valid version`,
+      { route, version: version ?? null },
+    );
   }
 }
 

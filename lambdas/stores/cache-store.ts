@@ -9,6 +9,7 @@ import {
   normalizeQuestion,
   staleReason,
 } from '../domain/cache';
+import { StaleAnswerError } from '../domain/errors';
 import { sessionStamp as stampOf } from '../domain/session';
 import { metrics } from '../http/observability';
 import { dynamo } from './clients';
@@ -30,10 +31,14 @@ export class CacheStore {
   async put(tenantId: string, input: CacheEntryInput): Promise<CacheEntry> {
     const question = normalizeQuestion(input.question);
     const now = new Date();
-    const sessionStamp =
-      input.sessionId === undefined
-        ? undefined
-        : stampOf(await this.sessions.get({ tenantId, sessionId: input.sessionId }));
+    let sessionStamp: string | undefined;
+    if (input.sessionId !== undefined) {
+      sessionStamp = input.sessionStamp;
+      const current = stampOf(await this.sessions.get({ tenantId, sessionId: input.sessionId }));
+      // Refused rather than stored: it could never be served (get() compares the stamps again, so a
+      // session that moves after this check still makes the entry a miss).
+      if (current !== sessionStamp) throw new StaleAnswerError(input.sessionId, sessionStamp ?? '', current);
+    }
     const entry: CacheEntry = {
       question,
       fingerprint: input.fingerprint,

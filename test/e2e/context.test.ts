@@ -67,6 +67,7 @@ describe('context over HTTP', () => {
       fingerprint: fp1,
       answer: 'On its way.',
       sessionId,
+      sessionStamp: first.body.sessionStamp,
     });
     expect(put.status).toBe(200);
     expect((await call('GET', `/v1/cache?${q({ question, fingerprint: fp1 })}`)).body.hit).toBe(true);
@@ -84,6 +85,17 @@ describe('context over HTTP', () => {
     expect(fp2).not.toBe(fp1);
     expect(after.body.sessionVersion).toBe(2);
     expect((await call('GET', `/v1/cache?${q({ question, fingerprint: fp2 })}`)).body.hit).toBe(false);
+    expect((await call('GET', `/v1/cache?${q({ question, fingerprint: fp1 })}`)).body.hit).toBe(false);
+    // An answer built on the first context, stored after the session moved: refused, never served.
+    const late = await call('PUT', '/v1/cache', {
+      question,
+      fingerprint: fp1,
+      answer: 'On its way.',
+      sessionId,
+      sessionStamp: first.body.sessionStamp,
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('session_moved');
     expect((await call('GET', `/v1/cache?${q({ question, fingerprint: fp1 })}`)).body.hit).toBe(false);
   });
 

@@ -94,6 +94,7 @@ describe('output cache over HTTP', () => {
         fingerprint: 'fp-1',
         answer: 'Use the link.',
         sessionId,
+        sessionStamp: '1.0',
       },
     });
     expect(put.status).toBe(200);

@@ -49,7 +49,13 @@ describe('CacheStore against the emulator', () => {
   it('misses once the tied session moved, even with the old fingerprint', async () => {
     const ref = { tenantId: uniqueId('t'), sessionId: uniqueId('s') };
     await appendTurn(ref, 0);
-    const input = { question: 'q', fingerprint: 'fp-old', answer: { text: 'a' }, sessionId: ref.sessionId };
+    const input = {
+      question: 'q',
+      fingerprint: 'fp-old',
+      answer: { text: 'a' },
+      sessionId: ref.sessionId,
+      sessionStamp: '1.0',
+    };
     expect((await cache.put(ref.tenantId, input)).sessionStamp).toBe('1.0');
     expect((await cache.get(ref.tenantId, 'q', 'fp-old'))?.answer).toEqual({ text: 'a' });
     await appendTurn(ref, 1);
@@ -65,12 +71,31 @@ describe('CacheStore against the emulator', () => {
           fingerprint: 'f',
           answer: 'a',
           sessionId: ref.sessionId,
+          sessionStamp: '0.0',
         })
       ).sessionStamp,
     ).toBe('0.0');
     expect(await cache.get(ref.tenantId, 'q', 'f')).not.toBeNull();
     await appendTurn(ref, 0);
     expect(await cache.get(ref.tenantId, 'q', 'f')).toBeNull();
+  });
+
+  it('refuses an answer built on a session state that has moved since (409), and stores none', async () => {
+    const ref = { tenantId: uniqueId('t'), sessionId: uniqueId('s') };
+    await appendTurn(ref, 0);
+    await appendTurn(ref, 1);
+    const built = {
+      question: 'q',
+      fingerprint: 'f1',
+      answer: 'a',
+      sessionId: ref.sessionId,
+      sessionStamp: '1.0',
+    };
+    await expect(cache.put(ref.tenantId, built)).rejects.toMatchObject({
+      status: 409,
+      code: 'session_moved',
+    });
+    expect(await cache.get(ref.tenantId, 'q', 'f1')).toBeNull();
   });
 
   it('treats an expired entry as a miss while the item still exists (DynamoDB deletes them only eventually)', async () => {
