@@ -12,7 +12,7 @@ import {
 import { type Settled, withDeadline } from './deadline';
 import { fingerprintOf } from './fingerprint';
 import type { PolicyPins } from './policy-pins';
-import { type RecallReadPort, recallFor } from './recall';
+import { type Recalled, type RecallReadPort, recallFor } from './recall';
 import { sessionStamp } from './session';
 import type { TokenCounter } from './tokens';
 
@@ -142,7 +142,13 @@ export async function buildContext(
   const profileOk = answered('profile', profile);
   const profileView = profileOk ? profile.value : null;
   const recallOk = answered('recall', recalled);
-  const recall = recallOk ? recalled.value : null;
+  // Never a turn of a previous incarnation of this session (its log outlives an expired item).
+  const startSeq = state?.startSeq ?? 0;
+  const recall = recallOk
+    ? startSeq > 0
+      ? withoutBefore(recalled.value, sessionId, startSeq)
+      : recalled.value
+    : null;
   // A tail longer than one read leaves turns unscored: said, never silent.
   if (recall && !recall.complete) failures.push({ store: 'recall', timedOut: false });
   const degraded = failures.map((f) => f.store);
@@ -210,4 +216,12 @@ export async function buildContext(
       failures,
     },
   };
+}
+
+/** Recall without the session's turns up to `seq` (a previous incarnation's). */
+function withoutBefore(r: Recalled, sessionId: string, seq: number): Recalled {
+  const keep = (s: string, n: number) => s !== sessionId || n > seq;
+  const hits = r.hits.filter((h) => keep(h.sessionId, h.seq));
+  const turns = new Map([...r.turns].filter(([key, t]) => !key.startsWith(`${sessionId}#`) || t.seq > seq));
+  return { ...r, hits, turns, ids: hits.map((h) => `${h.sessionId}#${h.seq}`) };
 }

@@ -17,6 +17,10 @@ export const sessionLimits = {
   maxRecentTurns: 50,
   /** ...and at most this many bytes of their content, far under DynamoDB's 400 KB item limit. */
   maxRecentBytes: 160 * 1024,
+  /** the whole item (summary, recent turns, the rest) as JSON, strings counted as UTF-8: under DynamoDB's
+   * 400 KB with room for its per-attribute overhead. Recent turns give way first, then the summary's
+   * citations (see boundItem). */
+  maxItemBytes: 300 * 1024,
 } as const;
 
 export const turnInputSchema = z.strictObject({
@@ -69,6 +73,9 @@ export interface SessionState {
   expiresAt: number;
   /** the user the session's turns belong to: named by an append, then fixed (recall's user scope) */
   userId?: string;
+  /** where this incarnation's log starts (the seq before its first event): a session re-created after
+   * it expired must not get its previous incarnation's conversation back (absent: 0) */
+  startSeq?: number;
 }
 
 export type SessionEvent =
@@ -107,28 +114,29 @@ export function applyEvent(prev: SessionState | null, ref: SessionRef, event: Se
     createdAt: event.at,
     updatedAt: event.at,
     expiresAt: 0,
+    startSeq: event.seq - 1,
   };
   switch (event.type) {
     case 'turn_appended': {
       const { turn } = event.data;
-      const recentTurns = boundRecent([...base.recentTurns, turn]);
-      return {
+      return boundItem({
         ...base,
         version: event.data.version,
         lastSeq: event.seq,
-        recentTurns,
+        recentTurns: [...base.recentTurns, turn],
         tokenCounts: {
+          ...base.tokenCounts,
           total: base.tokenCounts.total + turn.tokens,
-          recent: sumTokens(recentTurns),
           unsummarized: base.tokenCounts.unsummarized + turn.tokens,
         },
         updatedAt: event.at,
         expiresAt: event.data.expiresAt,
         ...(event.data.userId ? { userId: event.data.userId } : {}),
-      };
+      });
     }
     case 'summary_updated':
-      return {
+      // A larger summary leaves less room for recent turns.
+      return boundItem({
         ...base,
         version: event.data.version,
         lastSeq: event.seq,
@@ -136,23 +144,59 @@ export function applyEvent(prev: SessionState | null, ref: SessionRef, event: Se
         tokenCounts: { ...base.tokenCounts, unsummarized: event.data.unsummarized },
         updatedAt: event.at,
         expiresAt: event.data.expiresAt,
-      };
+      });
     case 'tool_invoked':
       // Audit only: tool events advance the log, not the session's content or version.
       return { ...base, lastSeq: event.seq };
   }
 }
 
-/** Keeps the newest turns within the item's bounds; older turns live on in the event log. */
-function boundRecent(turns: StoredTurn[]): StoredTurn[] {
-  let bytes = 0;
+/** Room always left for the newest turn: its content at the cap plus its other fields. */
+const NEWEST_TURN_RESERVE = sessionLimits.maxTurnBytes + 2 * 1024;
+
+// Sizes are memoized per object: a fold re-measures the same summary and turns once per event.
+const sizes = new WeakMap<object, number>();
+function sizeOf(v: StoredTurn | SessionSummary): number {
+  let n = sizes.get(v);
+  if (n === undefined) {
+    // A turn's content counts as stored (UTF-8), not as escaped JSON; everything else as JSON.
+    n =
+      'content' in v
+        ? Buffer.byteLength(v.content, 'utf8') + Buffer.byteLength(JSON.stringify({ ...v, content: '' }))
+        : Buffer.byteLength(JSON.stringify(v), 'utf8');
+    sizes.set(v, n);
+  }
+  return n;
+}
+
+/**
+ * Keeps the whole item within maxItemBytes: the newest turns that fit what the rest leaves (and the
+ * turn/byte caps); if the summary itself leaves no room for the newest turn, its facts keep only their
+ * newest citation, then its oldest facts go. Older turns live on in the event log. Deterministic, so
+ * replay() gives the same state.
+ */
+function boundItem(state: SessionState): SessionState {
+  const restBytes = () =>
+    (summary ? sizeOf(summary) : 0) +
+    Buffer.byteLength(JSON.stringify({ ...state, summary: null, recentTurns: [] }), 'utf8');
+  let summary = state.summary;
+  const room = sessionLimits.maxItemBytes - NEWEST_TURN_RESERVE;
+  if (summary && restBytes() > room) {
+    summary = { ...summary, facts: summary.facts.map((f) => ({ ...f, citations: f.citations.slice(-1) })) };
+    while (summary.facts.length && restBytes() > room) summary = { ...summary, facts: summary.facts.slice(1) };
+  }
+  const turns = state.recentTurns;
+  let budget = sessionLimits.maxItemBytes - restBytes();
+  let contentBytes = 0;
   let keep = 0;
   for (let i = turns.length - 1; i >= 0 && keep < sessionLimits.maxRecentTurns; i--) {
-    bytes += Buffer.byteLength(turns[i]!.content, 'utf8');
-    if (bytes > sessionLimits.maxRecentBytes && keep > 0) break;
+    contentBytes += Buffer.byteLength(turns[i]!.content, 'utf8');
+    budget -= sizeOf(turns[i]!) + 1;
+    if ((contentBytes > sessionLimits.maxRecentBytes || budget < 0) && keep > 0) break;
     keep++;
   }
-  return turns.slice(turns.length - keep);
+  const recentTurns = turns.slice(turns.length - keep);
+  return { ...state, summary, recentTurns, tokenCounts: { ...state.tokenCounts, recent: sumTokens(recentTurns) } };
 }
 
 const sumTokens = (turns: StoredTurn[]) => turns.reduce((n, t) => n + t.tokens, 0);
@@ -208,6 +252,14 @@ export function fold(prev: SessionState | null, ref: SessionRef, events: Session
  */
 export const sessionStamp = (state: SessionState | null): string =>
   state ? `${state.version}.${state.summary?.watermarkSeq ?? 0}` : '0.0';
+
+/** The last seq the session's summary covers: for a session without one, where its incarnation starts. */
+export const summarizedUpTo = (state: SessionState): number =>
+  state.summary?.watermarkSeq ?? state.startSeq ?? 0;
+
+/** Whether a session item read from the store has expired (DynamoDB's TTL deletes items only eventually). */
+export const expired = (state: Pick<SessionState, 'expiresAt'>, nowMs: number): boolean =>
+  state.expiresAt > 0 && state.expiresAt * 1000 <= nowMs;
 
 /** Rebuilds a session from its full event log. */
 export const replay = (ref: SessionRef, events: SessionEvent[]): SessionState => fold(null, ref, events);

@@ -8,7 +8,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { env, envInt } from '../config';
 import { StoreUnavailableError, VersionConflictError } from '../domain/errors';
-import type { SessionEvent, SessionRef, SessionState } from '../domain/session';
+import { expired, type SessionEvent, type SessionRef, type SessionState } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
 
@@ -59,7 +59,8 @@ export class SessionStore {
         ConsistentRead: true,
       }),
     );
-    return out.Item ? toState(out.Item) : null;
+    // An expired session reads as absent everywhere, though DynamoDB's TTL has not deleted it yet.
+    return out.Item && !expired(out.Item as SessionState, Date.now()) ? toState(out.Item) : null;
   }
 
   async commit(ref: SessionRef, mutate: Mutation, opts: CommitOptions = {}): Promise<SessionState> {
@@ -148,7 +149,11 @@ export class SessionStore {
                     ConditionExpression: 'version = :v AND lastSeq = :s',
                     ExpressionAttributeValues: { ':v': prev.version, ':s': prev.lastSeq },
                   }
-                : { ConditionExpression: 'attribute_not_exists(pk)' }),
+                : {
+                    // Absent, or expired and not yet deleted by TTL: `expectedVersion: 0` re-creates it.
+                    ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+                    ExpressionAttributeValues: { ':now': Math.floor(Date.now() / 1000) },
+                  }),
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             },
           },

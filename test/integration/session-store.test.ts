@@ -1,8 +1,14 @@
-import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { env } from '../../lambdas/config';
 import { VersionConflictError } from '../../lambdas/domain/errors';
-import { appendTurns, replay, type SessionEvent, type SessionRef } from '../../lambdas/domain/session';
+import {
+  appendTurns,
+  replay,
+  type SessionEvent,
+  type SessionRef,
+  summarizedUpTo,
+} from '../../lambdas/domain/session';
 import { dynamo } from '../../lambdas/stores/clients';
 import { keys } from '../../lambdas/stores/keys';
 import { SessionStore } from '../../lambdas/stores/session-store';
@@ -13,11 +19,12 @@ const newRef = (): SessionRef => ({ tenantId: uniqueId('t'), sessionId: uniqueId
 const append = (ref: SessionRef, expectedVersion: number, contents: string[]) =>
   store.commit(
     ref,
-    (prev) =>
+    (prev, logEnd) =>
       appendTurns(prev, ref, {
         turns: contents.map((content) => ({ role: 'user' as const, content, tokens: content.length })),
         at: new Date().toISOString(),
         ttlSeconds: 3600,
+        afterSeq: logEnd,
       }),
     { expectedVersion },
   );
@@ -102,11 +109,31 @@ describe('SessionStore against the emulator', () => {
         }),
       { expectedVersion: 0 },
     );
-    expect(created).toMatchObject({ version: 1, lastSeq: 3 });
+    expect(created).toMatchObject({ version: 1, lastSeq: 3, startSeq: 2 });
     expect(created.recentTurns.map((t) => t.content)).toEqual(['new']);
     const events = await allEvents(ref);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(replay(ref, events)).toEqual(await store.get(ref));
+  });
+
+  it('reads an expired session as absent before TTL deletes it, and re-creates it with expectedVersion 0', async () => {
+    const ref = newRef();
+    await append(ref, 0, ['old']);
+    // Expired a second ago; DynamoDB's TTL has not deleted the item yet.
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: env('sessionsTable'),
+        Key: keys.session(ref.tenantId, ref.sessionId),
+        UpdateExpression: 'SET expiresAt = :past',
+        ExpressionAttributeValues: { ':past': Math.floor(Date.now() / 1000) - 1 },
+      }),
+    );
+    expect(await store.get(ref)).toBeNull();
+    await expect(append(ref, 1, ['stale'])).rejects.toMatchObject({ code: 'version_conflict' });
+    const created = await append(ref, 0, ['new']);
+    expect(created).toMatchObject({ version: 1, lastSeq: 2, startSeq: 1 });
+    expect(created.recentTurns.map((t) => t.content)).toEqual(['new']);
+    expect(summarizedUpTo(created)).toBe(1); // the summarizer starts after the old incarnation
   });
 
   it('keeps tenants apart: the same session id under another tenant is another session', async () => {

@@ -3,7 +3,7 @@ import type { FactWriter, StructuredSummary } from '../facts';
 import { idSchema, tenantIdSchema } from '../ids';
 import { type Policy, routeSchema } from '../policy';
 import type { SessionEvent, SessionRef, SessionState, StoredTurn } from '../session';
-import { applyEvent } from '../session';
+import { applyEvent, summarizedUpTo } from '../session';
 import { durableKinds, kindOf, type SummarizerEngine } from './engine';
 
 /**
@@ -90,7 +90,8 @@ export async function runSummaryJob(job: SummaryJob, ports: SummaryPorts): Promi
   for (let run = 1; ; run++) {
     const state = await ports.sessions.get(ref);
     if (!state) return { status: 'missing' };
-    const watermark = state.summary?.watermarkSeq ?? 0;
+    // Never from before this incarnation: a re-created session does not get its old conversation back.
+    const watermark = summarizedUpTo(state);
     if (watermark >= job.lastSeq || state.tokenCounts.unsummarized === 0) return { status: 'covered' };
     const settings = await ports.settingsOf(job.route);
     // A job queued before an earlier job summarized these turns: wait for the next trigger.
