@@ -8,6 +8,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
+import { StoreUnavailableError } from '../domain/errors';
 import { factIdOf, planUpsert, scopeOf } from '../domain/fact-upsert';
 import type { Fact, FactInput, FactWriter } from '../domain/facts';
 import {
@@ -204,6 +205,10 @@ export class FactStore implements FactWriter {
       pending = [...unprocessed, ...pending.slice(100)];
       if (unprocessed.length > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** round));
     }
+    // Never a silently shorter answer: keys DynamoDB still would not serve make the read fail (the
+    // context builder then reports the facts source as degraded).
+    if (pending.length > 0)
+      throw new StoreUnavailableError('facts', new Error(`${pending.length} facts unread`));
     return found;
   }
 }
