@@ -44,12 +44,23 @@ const compiled: CompiledRoute[] = routes.map((r) => {
   return { ...r, routeKey: `${r.method} ${r.path}`, pattern, names };
 });
 
-function match(method: string, pathname: string) {
+/** A malformed escape (`%zz`, or bytes that are not UTF-8) stays as sent: the handler's schema refuses
+ * it with a 400 naming the parameter, instead of the gateway failing with a 500. */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** The route and decoded path parameters a request path maps to, as API Gateway would (exported for tests). */
+export function match(method: string, pathname: string) {
   for (const route of compiled) {
     if (route.method !== method) continue;
     const m = route.pattern.exec(pathname);
     if (m) {
-      const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
+      const params = Object.fromEntries(route.names.map((n, i) => [n, decodeParam(m[i + 1]!)]));
       return { route, params };
     }
   }

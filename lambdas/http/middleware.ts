@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { AppError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '../domain/errors';
+import { checkJsonInput, checkWellFormed } from './json-input';
 import { logger, metrics } from './observability';
 
 /** Bodies above this are refused with 413 before parsing. */
@@ -52,12 +53,16 @@ export function httpApi(routes: Record<string, RouteHandler>, options: Options =
     const tenantId = event.requestContext.authorizer?.lambda?.tenantId ?? '';
     if (!options.public && !tenantId) throw new UnauthorizedError();
     logger.appendKeys({ tenantId, route: event.routeKey });
+    const params = (event.pathParameters ?? {}) as Record<string, string>;
+    const query = event.queryStringParameters ?? {};
+    checkWellFormed(params);
+    checkWellFormed(query);
     const reply = await route({
       routeKey: event.routeKey,
       tenantId,
       correlationId: correlationIdOf(event),
-      params: (event.pathParameters ?? {}) as Record<string, string>,
-      query: event.queryStringParameters ?? {},
+      params,
+      query,
       headers: event.headers ?? {},
       body: parseBody(event),
     });
@@ -115,9 +120,12 @@ function parseBody(event: HttpEvent): unknown {
   if (!event.body) return undefined;
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.length > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES, raw.length);
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new ValidationError([{ path: '(body)', message: 'body is not valid JSON' }]);
   }
+  checkJsonInput(body);
+  return body;
 }
