@@ -82,6 +82,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       env: [
         'sessionsTable',
         'eventsTable',
+        'idempotencyTable',
         'sessionTtlSeconds',
         'eventRetentionSeconds',
         'summaryQueueUrl',
@@ -91,6 +92,13 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       grant: (f) => {
         t.sessions.grantReadWriteData(f);
         t.events.grantReadWriteData(f);
+        // Append receipts (Idempotency-Key): read before, Put in the append's transaction.
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+            resources: [t.idempotency.tableArn],
+          }),
+        );
         r.summaryQueue.grantSendMessages(f);
         readPolicies(f);
       },

@@ -113,10 +113,8 @@ export class ToolCallInProgressError extends AppError {
 }
 
 export class IdempotencyKeyReusedError extends AppError {
-  constructor(idempotencyKey: string) {
-    super(422, 'idempotency_key_reused', `tool call '${idempotencyKey}' was made with other arguments`, {
-      idempotencyKey,
-    });
+  constructor(idempotencyKey: string, what = `tool call '${idempotencyKey}' was made with other arguments`) {
+    super(422, 'idempotency_key_reused', what, { idempotencyKey });
   }
 }
 

@@ -14,6 +14,10 @@ export const keys = {
   toolCall: (tenantId: string, sessionId: string, stepIndex: number, toolName: string) => ({
     pk: `${t(tenantId)}#S#${sessionId}#STEP#${stepIndex}#TOOL#${toolName}`,
   }),
+  /** idempotency table: an append's receipt (tenant + session + the client's Idempotency-Key). */
+  appendReceipt: (tenantId: string, sessionId: string, idempotencyKey: string) => ({
+    pk: `${t(tenantId)}#S#${sessionId}#APPEND#${idempotencyKey}`,
+  }),
   /** tenants table: looked up by the hash of an API key; the key itself is never stored. */
   apiKey: (keyHash: string) => ({ pk: `KEY#${keyHash}` }),
   tenant: (tenantId: string) => ({ pk: `${t(tenantId)}#TENANT` }),
