@@ -47,8 +47,8 @@ export const policySchema = z
      */
     split: z
       .strictObject({
-        history: share.default(0.15),
-        summary: share.default(0.1),
+        history: share.default(0.1),
+        summary: share.default(0.3),
         facts: share.default(0.1),
         profile: share.default(0.05),
       })
