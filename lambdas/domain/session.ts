@@ -156,7 +156,7 @@ const NEWEST_TURN_RESERVE = sessionLimits.maxTurnBytes + 2 * 1024;
 
 // Sizes are memoized per object: a fold re-measures the same summary and turns once per event.
 const sizes = new WeakMap<object, number>();
-function sizeOf(v: StoredTurn | SessionSummary): number {
+function sizeOf(v: StoredTurn | SessionSummary | SessionSummary['facts'][number]): number {
   let n = sizes.get(v);
   if (n === undefined) {
     // A turn's content counts as stored (UTF-8), not as escaped JSON; everything else as JSON.
@@ -176,14 +176,16 @@ function sizeOf(v: StoredTurn | SessionSummary): number {
  * replay() gives the same state.
  */
 function boundItem(state: SessionState): SessionState {
-  const restBytes = () =>
-    (summary ? sizeOf(summary) : 0) +
-    Buffer.byteLength(JSON.stringify({ ...state, summary: null, recentTurns: [] }), 'utf8');
   let summary = state.summary;
+  const others = Buffer.byteLength(JSON.stringify({ ...state, summary: null, recentTurns: [] }), 'utf8');
+  const restBytes = () => others + (summary ? sizeOf(summary) : 0);
   const room = sessionLimits.maxItemBytes - NEWEST_TURN_RESERVE;
   if (summary && restBytes() > room) {
     summary = { ...summary, facts: summary.facts.map((f) => ({ ...f, citations: f.citations.slice(-1) })) };
-    while (summary.facts.length && restBytes() > room) summary = { ...summary, facts: summary.facts.slice(1) };
+    let excess = restBytes() - room;
+    let drop = 0;
+    while (excess > 0 && drop < summary.facts.length) excess -= sizeOf(summary.facts[drop++]!) + 1;
+    if (drop) summary = { ...summary, facts: summary.facts.slice(drop) };
   }
   const turns = state.recentTurns;
   let budget = sessionLimits.maxItemBytes - restBytes();
@@ -196,7 +198,12 @@ function boundItem(state: SessionState): SessionState {
     keep++;
   }
   const recentTurns = turns.slice(turns.length - keep);
-  return { ...state, summary, recentTurns, tokenCounts: { ...state.tokenCounts, recent: sumTokens(recentTurns) } };
+  return {
+    ...state,
+    summary,
+    recentTurns,
+    tokenCounts: { ...state.tokenCounts, recent: sumTokens(recentTurns) },
+  };
 }
 
 const sumTokens = (turns: StoredTurn[]) => turns.reduce((n, t) => n + t.tokens, 0);
