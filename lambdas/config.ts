@@ -18,6 +18,8 @@ export const envNames = {
   recallTable: 'CP_RECALL_TABLE',
   /** the context builder's deadline per store read (a late store is left out, reported as degraded) */
   storeDeadlineMs: 'CP_STORE_DEADLINE_MS',
+  /** every store call (DynamoDB, SSM, SQS) is cancelled past this, then answers 503 */
+  storeCallDeadlineMs: 'CP_STORE_CALL_DEADLINE_MS',
   /** how long a policy label (or latest) stays resolved in a warm Lambda */
   policyLabelTtlMs: 'CP_POLICY_LABEL_TTL_MS',
   /** a tool call's lock outlives the tool's timeout by this much (tests shorten it) */

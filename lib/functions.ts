@@ -6,7 +6,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { EnvKey } from '../lambdas/config';
-import type { FunctionName } from '../lambdas/routes';
+import { type FunctionName, routes } from '../lambdas/routes';
 
 export type TableName =
   | 'sessions'
@@ -45,7 +45,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
   const t = r.tables;
   const readPolicies = (f: NodejsFunction) =>
     f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [r.policyArn] }));
-  return {
+  const specs: Record<FunctionName | 'authorizer', FunctionSpec> = {
     authorizer: { env: ['tenantsTable'], grant: (f) => t.tenants.grantReadData(f) },
     health: {
       env: [
@@ -73,8 +73,12 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
             resources: [r.summaryQueue.queueArn],
           }),
         );
+        // GetParametersByPath is authorized on the path itself, not on the parameters under it.
         f.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [r.policyArn] }),
+          new iam.PolicyStatement({
+            actions: ['ssm:GetParametersByPath'],
+            resources: [r.policyArn.replace(/\/\*$/, '')],
+          }),
         );
       },
     },
@@ -214,4 +218,21 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       },
     },
   };
+  // When the authorizer could not reach the tenants table it lets the request through unresolved (a
+  // thrown authorizer is API Gateway's 500, a deny is cached for a valid key); the function then looks
+  // the key up itself: one GetItem, only on such requests.
+  for (const name of new Set(routes.filter((x) => !x.public).map((x) => x.fn))) {
+    const spec = specs[name];
+    specs[name] = {
+      ...spec,
+      env: [...spec.env, 'tenantsTable'],
+      grant: (f) => {
+        spec.grant(f);
+        f.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [t.tenants.tableArn] }),
+        );
+      },
+    };
+  }
+  return specs;
 }

@@ -86,19 +86,22 @@ export function lambdaContext(functionName: string): Context {
 }
 
 export function createApiServer(): http.Server {
-  const authorizerCache = new Map<string, { tenantId: string | null; until: number }>();
+  type Answer = { isAuthorized: boolean; context?: Record<string, unknown> };
+  const authorizerCache = new Map<string, { answer: Answer; until: number }>();
 
-  async function authorize(event: APIGatewayProxyEventV2): Promise<string | null> {
+  /** The authorizer's context to pass on, or null for a deny; a thrown authorizer is a 500, as in AWS. */
+  async function authorize(event: APIGatewayProxyEventV2): Promise<Record<string, unknown> | null> {
     const header = event.headers.authorization ?? '';
     const cached = authorizerCache.get(header);
-    if (cached && cached.until > Date.now()) return cached.tenantId;
-    const answer = (await handlerOf('authorizer')(
-      { ...event, type: 'REQUEST', routeArn: `arn:local:${event.routeKey}`, identitySource: [header] },
-      lambdaContext('authorizer'),
-    )) as { isAuthorized: boolean; context?: { tenantId?: string } };
-    const tenantId = answer.isAuthorized ? (answer.context?.tenantId ?? null) : null;
-    authorizerCache.set(header, { tenantId, until: Date.now() + AUTHORIZER_CACHE_MS });
-    return tenantId;
+    let answer = cached && cached.until > Date.now() ? cached.answer : undefined;
+    if (!answer) {
+      answer = (await handlerOf('authorizer')(
+        { ...event, type: 'REQUEST', routeArn: `arn:local:${event.routeKey}`, identitySource: [header] },
+        lambdaContext('authorizer'),
+      )) as Answer;
+      authorizerCache.set(header, { answer, until: Date.now() + AUTHORIZER_CACHE_MS });
+    }
+    return answer.isAuthorized ? (answer.context ?? {}) : null;
   }
 
   return http.createServer(async (req, res) => {
@@ -120,9 +123,9 @@ export function createApiServer(): http.Server {
       const event = toEvent(req, url, found.route, found.params, Buffer.concat(chunks));
       if (!found.route.public) {
         if (!event.headers.authorization) return send(401, { message: 'Unauthorized' });
-        const tenantId = await authorize(event);
-        if (!tenantId) return send(403, { message: 'Forbidden' });
-        Object.assign(event.requestContext, { authorizer: { lambda: { tenantId } } });
+        const context = await authorize(event);
+        if (!context) return send(403, { message: 'Forbidden' });
+        Object.assign(event.requestContext, { authorizer: { lambda: context } });
       }
       const result = (await handlerOf(found.route.fn)(
         event,

@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { AppError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '../domain/errors';
+import { TenantStore } from '../stores/tenant-store';
 import { checkJsonInput, checkWellFormed } from './json-input';
 import { logger, metrics } from './observability';
 
@@ -31,7 +32,7 @@ export type RouteHandler = (req: ApiRequest) => Promise<ApiReply>;
 
 type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & {
-    authorizer?: { lambda?: { tenantId?: string } };
+    authorizer?: { lambda?: { tenantId?: string; unresolved?: boolean } };
   };
 };
 type Result = APIGatewayProxyStructuredResultV2;
@@ -50,7 +51,7 @@ export function httpApi(routes: Record<string, RouteHandler>, options: Options =
   const core = async (event: HttpEvent, _context: Context): Promise<Result> => {
     const route = routes[event.routeKey];
     if (!route) throw new AppError(404, 'route_not_found', `no route for ${event.routeKey}`);
-    const tenantId = event.requestContext.authorizer?.lambda?.tenantId ?? '';
+    const tenantId = options.public ? '' : await tenantOf(event);
     if (!options.public && !tenantId) throw new UnauthorizedError();
     logger.appendKeys({ tenantId, route: event.routeKey });
     const params = (event.pathParameters ?? {}) as Record<string, string>;
@@ -109,6 +110,16 @@ function httpBoundary(): middy.MiddlewareObj<HttpEvent, Result> {
       });
     },
   };
+}
+
+let tenants: TenantStore | undefined;
+
+/** The authorizer's tenant; if it could not reach the tenants table, the key is looked up here. */
+async function tenantOf(event: HttpEvent): Promise<string> {
+  const auth = event.requestContext.authorizer?.lambda;
+  if (auth?.tenantId || !auth?.unresolved) return auth?.tenantId ?? '';
+  tenants ??= new TenantStore();
+  return (await tenants.tenantOfHeader(event.headers?.authorization ?? event.headers?.Authorization)) ?? '';
 }
 
 function correlationIdOf(event: HttpEvent): string {

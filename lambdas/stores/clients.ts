@@ -4,10 +4,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { envInt } from '../config';
+import { StoreUnavailableError } from '../domain/errors';
 
 /**
  * One client per service per process, created on first use: warm Lambdas reuse their connections.
  * Endpoints come from AWS_ENDPOINT_URL(_<SERVICE>) when set (LocalStack, moto), else from AWS.
+ * The store clients (DynamoDB, SSM, SQS) are guarded: every call has a deadline and its failures are
+ * mapped here, once, so no adapter catches SDK errors only to say "unavailable".
  */
 let ddb: DynamoDBDocumentClient | undefined;
 let sqs: SQSClient | undefined;
@@ -15,9 +19,12 @@ let ssm: SSMClient | undefined;
 let lambda: LambdaClient | undefined;
 
 export function dynamo(): DynamoDBDocumentClient {
-  ddb ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  ddb ??= guarded(
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    'dynamodb',
+  );
   return ddb;
 }
 
@@ -29,12 +36,12 @@ export function dynamo(): DynamoDBDocumentClient {
 export const sqsConfig = { useQueueUrlAsEndpoint: false } as const;
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient(sqsConfig);
+  sqs ??= guarded(new SQSClient(sqsConfig), 'summary-queue');
   return sqs;
 }
 
 export function ssmClient(): SSMClient {
-  ssm ??= new SSMClient({});
+  ssm ??= guarded(new SSMClient({}), 'policy');
   return ssm;
 }
 
@@ -50,4 +57,57 @@ let bedrock: BedrockRuntimeClient | undefined;
 export function bedrockClient(): BedrockRuntimeClient {
   bedrock ??= new BedrockRuntimeClient({});
   return bedrock;
+}
+
+/** A store call that has not answered by then is cancelled (a frozen store must not hold a Lambda). */
+export const DEFAULT_STORE_CALL_DEADLINE_MS = 3000;
+
+type Send = (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
+
+/**
+ * Wraps a client's send: the call (SDK retries included) is aborted at the deadline, and a failure
+ * that says the store is down, slow or throttling becomes StoreUnavailableError (503, Retry-After).
+ * Every other error passes through as is: adapters still see their conditional-check failures.
+ */
+export function guarded<C extends object>(client: C, store: string): C {
+  const target = client as unknown as { send: Send };
+  const send = target.send.bind(target);
+  target.send = async (command, options) => {
+    const ms = envInt('storeCallDeadlineMs', DEFAULT_STORE_CALL_DEADLINE_MS);
+    const deadline = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    // Also races the call: the SDK notices an abort only between its retries' back-off sleeps.
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = Object.assign(new Error(`${store} did not answer in ${ms} ms`), { name: 'TimeoutError' });
+        deadline.abort(err);
+        reject(err);
+      }, ms);
+    });
+    try {
+      return await Promise.race([send(command, { ...options, abortSignal: deadline.signal }), late]);
+    } catch (err) {
+      throw isUnavailable(err) ? new StoreUnavailableError(store, err) : err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return client;
+}
+
+const THROTTLED = /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|TooManyRequests|TooManyUpdates/;
+
+/** Down (network), late (deadline), failing (5xx) or throttling: worth a retry by the client. */
+export function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { $fault?: string; $metadata?: { httpStatusCode?: number }; code?: unknown };
+  return (
+    e.$fault === 'server' ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
+    THROTTLED.test(e.name) ||
+    e.name === 'AbortError' ||
+    e.name === 'TimeoutError' ||
+    // Node's socket errors: ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, ENOTFOUND…
+    (typeof e.code === 'string' && /^E(?!RR_)[A-Z_]+$/.test(e.code))
+  );
 }

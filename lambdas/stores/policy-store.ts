@@ -8,7 +8,7 @@ import {
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
 import { env } from '../config';
-import { AppError, NotFoundError } from '../domain/errors';
+import { AppError, NotFoundError, PolicyInvalidError } from '../domain/errors';
 import { type Policy, type PolicyInput, policySchema } from '../domain/policy';
 import { parseWith } from '../domain/validation';
 import { ssmClient } from './clients';
@@ -26,6 +26,15 @@ export interface PolicyVersionInfo {
   version: number;
   labels: string[];
   lastModified?: string;
+}
+
+/** A stored version that no longer parses (edited in the console, or older than a schema change). */
+function storedPolicy(route: string, p: { Value?: string; Version?: number } | undefined): Policy {
+  try {
+    return parseWith(policySchema, JSON.parse(p?.Value ?? 'null'), 'policy');
+  } catch {
+    throw new PolicyInvalidError(route, p?.Version);
+  }
 }
 
 /**
@@ -49,8 +58,7 @@ export class PolicyStore {
       const { Parameter } = await this.ssm.send(
         new GetParameterCommand({ Name: `${this.nameOf(route)}${suffix}` }),
       );
-      const policy = parseWith(policySchema, JSON.parse(Parameter?.Value ?? 'null'), 'policy');
-      return { route, version: Parameter!.Version!, policy };
+      return { route, version: Parameter!.Version!, policy: storedPolicy(route, Parameter) };
     } catch (err) {
       if (err instanceof ParameterNotFound || err instanceof ParameterVersionNotFound) {
         throw new NotFoundError(

@@ -19,6 +19,12 @@ export class TenantStore {
     private readonly db = dynamo(),
   ) {}
 
+  /** The tenant of an `Authorization: Bearer <key>` header, or null (no such key, or malformed). */
+  async tenantOfHeader(header: string | undefined): Promise<string | null> {
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    return match?.[1] && apiKeyPattern.test(match[1]) ? this.tenantOfKey(match[1]) : null;
+  }
+
   /** The tenant an API key belongs to, or null. */
   async tenantOfKey(apiKey: string): Promise<string | null> {
     const out = await this.db.send(
