@@ -1,3 +1,4 @@
+import { analyze } from './analyzer';
 import type { Fact } from './facts';
 
 /**
@@ -33,53 +34,14 @@ export const retrievalLimits = {
   maxTermsPerFact: 32,
   /** distinct query terms looked up (one postings Query each, per scope) */
   maxQueryTerms: 8,
-  /** longest term kept (longer ones are cut) */
-  maxTermLength: 32,
 } as const;
 
 const K1 = 1.2;
 const B = 0.75;
 const DAY_MS = 24 * 3600 * 1000;
 
-// Small English stop-word list: words that match nearly every fact and carry no topic.
-const STOP_WORDS = new Set(
-  (
-    'a an and are as at be been but by can could did do does for from had has have he her his how i if in ' +
-    'into is it its me my no not of on or our she so than that the their them then there these they this ' +
-    'to was we were what when where which who why will with would you your yours'
-  ).split(' '),
-);
-
-/** Light suffix stripping so 'orders'/'ordered'/'ordering' meet; never below three letters. */
-export function stem(word: string): string {
-  if (word.length <= 3 || /^\d/.test(word)) return word;
-  let w = word;
-  if (w.endsWith('ies') && w.length > 4) return `${w.slice(0, -3)}y`;
-  if (w.endsWith('sses')) return w.slice(0, -2);
-  if (w.endsWith('ing') && w.length > 5) w = w.slice(0, -3);
-  else if (w.endsWith('ed') && w.length > 4) w = w.slice(0, -2);
-  else if (w.endsWith('ly') && w.length > 4) return w.slice(0, -2);
-  else if (w.endsWith('s') && !/(ss|us|is)$/.test(w)) return w.slice(0, -1);
-  else return w;
-  // 'stopped' -> 'stopp' -> 'stop'
-  return /([b-df-hj-km-np-rtv-z])\1$/.test(w) && !/(ll|ss|zz)$/.test(w) ? w.slice(0, -1) : w;
-}
-
-/** Text to index terms, in order: NFKD, accents dropped, lowercased, split on non-alphanumerics,
- * stop words and one-letter words dropped, stemmed, cut to maxTermLength. */
-export function termsOf(text: string): string[] {
-  const words = text
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u);
-  const out: string[] = [];
-  for (const word of words) {
-    if (!word || STOP_WORDS.has(word) || (word.length < 2 && !/\d/.test(word))) continue;
-    out.push(stem(word).slice(0, retrievalLimits.maxTermLength));
-  }
-  return out;
-}
+/** Text to index terms, in order: the shared analyzer (library stop words and Porter2 stemming). */
+export const termsOf = (text: string): string[] => analyze(text);
 
 export interface IndexedText {
   /** term -> frequency, at most maxTerms entries */
