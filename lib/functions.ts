@@ -40,6 +40,12 @@ interface Resources {
   toolFunctionArns: string[];
 }
 
+/** Lets a function make these DynamoDB calls on one table, and no others. */
+const allow = (f: NodejsFunction, table: dynamodb.Table, actions: string[]) =>
+  f.addToRolePolicy(
+    new iam.PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
+  );
+
 /** Each function's environment and grants: the one place to read what a function may do. */
 export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer', FunctionSpec> {
   const t = r.tables;
@@ -135,14 +141,23 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         allow(['lambda:InvokeFunction'], r.toolFunctionArns);
       },
     },
-    facts: { env: ['factsTable'], tokenizes: true, grant: (f) => t.facts.grantReadWriteData(f) },
-    profiles: { env: ['profilesTable'], tokenizes: true, grant: (f) => t.profiles.grantReadWriteData(f) },
+    // Exactly the calls each store makes (a transaction needs the action of each of its items).
+    facts: {
+      env: ['factsTable'],
+      tokenizes: true,
+      grant: (f) => allow(f, t.facts, ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchGetItem']),
+    },
+    profiles: {
+      env: ['profilesTable'],
+      tokenizes: true,
+      grant: (f) => allow(f, t.profiles, ['GetItem', 'PutItem']),
+    },
     cache: {
       env: ['cacheTable', 'sessionsTable'],
       grant: (f) => {
-        t.cache.grantReadWriteData(f);
+        allow(f, t.cache, ['GetItem', 'PutItem']);
         // One consistent GetItem of the session: an entry tied to a session misses once it moved.
-        t.sessions.grantReadData(f);
+        allow(f, t.sessions, ['GetItem']);
       },
     },
     context: {
@@ -181,9 +196,10 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       // A Bedrock call can take tens of seconds; the queue's visibility timeout (180 s) stays above 6x this.
       timeout: Duration.seconds(30),
       grant: (f) => {
-        t.sessions.grantReadWriteData(f);
-        t.events.grantReadWriteData(f);
-        t.facts.grantReadWriteData(f);
+        // Session reads and summary commits; the log's pages; fact upserts.
+        allow(f, t.sessions, ['GetItem', 'PutItem']);
+        allow(f, t.events, ['PutItem', 'Query']);
+        allow(f, t.facts, ['GetItem', 'PutItem', 'DeleteItem']);
         // The recall indexer: counters (Get, Put-if-absent, conditional Update) and postings (BatchWrite).
         f.addToRolePolicy(
           new iam.PolicyStatement({
