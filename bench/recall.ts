@@ -278,7 +278,8 @@ async function main() {
           });
           if (res.status !== 200) throw new Error(`context → ${res.status} ${JSON.stringify(res.body)}`);
           contextMs.push(res.ms);
-          for (const [store, t] of Object.entries(res.body.timings)) (timings[store] ??= []).push(t);
+          for (const [store, t] of Object.entries(res.body.timings))
+            timings[store] = [...(timings[store] ?? []), t];
           if (total === 2000) sample ??= res.body;
           score('context-plane', total, { messages: res.body.messages, tokens: res.body.usage.tokensTotal });
         }

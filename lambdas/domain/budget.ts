@@ -348,8 +348,10 @@ function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set
   // The same framing strings are costed again and again (headers, options tried per hit): count each once.
   const counted = new Map<string, number>();
   const framing = (text: string) => {
-    let n = counted.get(text);
-    if (n === undefined) counted.set(text, (n = input.framing(text)));
+    const known = counted.get(text);
+    if (known !== undefined) return known;
+    const n = input.framing(text);
+    counted.set(text, n);
     return n;
   };
   const picked = new Map<string, Picked>();
