@@ -56,7 +56,12 @@ export const profileAttributesSchema = z
   });
 
 export const profilePutSchema = z.strictObject({
-  expectedVersion: z.number().int().min(0),
+  // The new version (expected + 1) must still be a safe integer: DynamoDB's marshaller refuses others.
+  expectedVersion: z
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER - 1),
   attributes: profileAttributesSchema,
 });
 

@@ -11,7 +11,7 @@ import { FactStore } from '../stores/fact-store';
 /** Scoring knobs of GET /v1/facts: the policy defaults (the Context Builder uses the route's policy). */
 const retrievalDefaults = policySchema.parse(defaultPolicy('default')).retrieval;
 
-const searchQuery = z.object({
+export const searchQuery = z.object({
   userId: idSchema.optional(),
   query: z.string().max(4096).default(''),
   limit: z.coerce.number().int().min(1).max(100).default(10),

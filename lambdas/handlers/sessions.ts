@@ -30,7 +30,7 @@ import { SummaryTrigger } from '../stores/summary-jobs';
 
 const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
 
-const appendBody = z.strictObject({
+export const appendBody = z.strictObject({
   expectedVersion: z.number().int().min(0),
   turns: z.array(turnInputSchema).min(1).max(sessionLimits.maxTurnsPerAppend),
   /** the policy route whose summary settings apply (trigger, caps, engine); `name`, `name@3` or `name:label` */
@@ -40,7 +40,7 @@ const appendBody = z.strictObject({
   userId: idSchema.optional(),
 });
 
-const eventsQuery = z.object({
+export const eventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });

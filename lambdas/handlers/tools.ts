@@ -30,7 +30,7 @@ const MOVABLE_POLICY_TTL_MS = 10_000;
 /** SSM answers in milliseconds; past this the call is a 503 rather than a hung tool call. */
 const POLICY_DEADLINE_MS = 2_000;
 
-const invokeBody = z.strictObject({
+export const invokeBody = z.strictObject({
   stepIndex: z.number().int().min(0).max(1_000_000),
   arguments: z.unknown().default({}),
   /** which policy's tool registry: `name`, `name@3` or `name:label`, as for the context request */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { handler as cache } from '../../lambdas/handlers/cache';
 import { handler as facts } from '../../lambdas/handlers/facts';
+import { handler as profiles } from '../../lambdas/handlers/profiles';
 import { handler as sessions } from '../../lambdas/handlers/sessions';
 import { handler as tools } from '../../lambdas/handlers/tools';
 import { MAX_JSON_DEPTH } from '../../lambdas/http/json-input';
@@ -73,6 +74,17 @@ describe('hostile input', () => {
     const query = await invoke(facts, { routeKey: 'GET /v1/facts', tenantId, query: { query: 'x\ud800' } });
     expect(query.status).toBe(400);
     expect(fieldsOf(query)).toEqual(['query']);
+  });
+
+  it('refuses a version whose successor is not a safe integer (found by the fuzz suite)', async () => {
+    const res = await invoke(profiles, {
+      routeKey: 'PUT /v1/users/{userId}/profile',
+      tenantId,
+      params: { userId: 'u-1' },
+      body: { expectedVersion: Number.MAX_SAFE_INTEGER, attributes: { plan: 'pro' } },
+    });
+    expect(res.status).toBe(400);
+    expect(fieldsOf(res)).toEqual(['expectedVersion']);
   });
 
   it('maps a malformed % escape in a path to a 400 naming the parameter', async () => {
