@@ -22,6 +22,8 @@ describe('context function in the construct', () => {
         'CP_PROFILES_TABLE',
         'CP_SESSIONS_TABLE',
         'CP_STORE_DEADLINE_MS',
+        // the key lookup when the authorizer could not make it (tenants table down)
+        'CP_TENANTS_TABLE',
       ].sort(),
     );
     expect(env.CP_STORE_DEADLINE_MS).toBe('800');
