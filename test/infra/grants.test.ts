@@ -36,6 +36,15 @@ function dynamoGrants() {
 describe('least privilege: each function may make exactly the DynamoDB calls its stores make', () => {
   const grants = dynamoGrants();
 
+  it('the authorizer and session memory', () => {
+    expect(grants.Authorizer).toEqual({ 'dynamodb:GetItem': ['Tenants'] });
+    expect(grants.Sessions).toEqual({
+      'dynamodb:GetItem': ['Idempotency', 'Sessions', 'Tenants'],
+      'dynamodb:PutItem': ['Events', 'Idempotency', 'Sessions'],
+      'dynamodb:Query': ['Events'],
+    });
+  });
+
   it('facts, profiles and cache', () => {
     expect(grants.Facts).toEqual({
       // Tenants, on every API function: the key lookup when the authorizer could not make it.
