@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handler as cache } from '../../lambdas/handlers/cache';
+import { handler as context } from '../../lambdas/handlers/context';
 import { handler as facts } from '../../lambdas/handlers/facts';
 import { handler as profiles } from '../../lambdas/handlers/profiles';
 import { handler as sessions } from '../../lambdas/handlers/sessions';
@@ -18,6 +19,18 @@ const fieldsOf = (res: { body: { error: { details: { fields: { path: string }[] 
 const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 
 describe('hostile input', () => {
+  it('refuses a 255 KiB context input with 413 naming it, before tokenizing it (issue 10, defect 7)', async () => {
+    // One letter repeated: the input whose tokenizing used to take tens of seconds and stall the process.
+    const res = await invoke(context, {
+      routeKey: 'POST /v1/sessions/{sessionId}/context',
+      tenantId,
+      params: { sessionId: 's-1' },
+      body: JSON.stringify({ route: 'default', input: 'a'.repeat(255 * 1024) }),
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.error).toMatchObject({ code: 'payload_too_large', details: { field: 'input' } });
+  });
+
   it('refuses a 10,000-level cache answer with 400 naming it', async () => {
     const res = await invoke(cache, {
       routeKey: 'PUT /v1/cache',
