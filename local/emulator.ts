@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { installDynamoDbLocal } from './dynamodb-local';
-import { type Emulator, freePort, stopChild } from './processes';
+import { type Emulator, freePort, pipInstall, run, stopChild } from './processes';
 
 /**
  * The embedded emulator for SQS and SSM (and everything `cdk deploy` touches): moto in server mode,
@@ -33,25 +33,9 @@ export function installEmulator(progress: Progress = quiet): string {
     run(python, ['-m', 'venv', VENV], 'on Debian/Ubuntu: apt-get install python3-venv');
   }
   progress(`installing moto[server]==${MOTO_VERSION} into .venv (once; takes a minute)`);
-  run(PYTHON, [
-    '-m',
-    'pip',
-    'install',
-    '--quiet',
-    '--disable-pip-version-check',
-    `moto[server]==${MOTO_VERSION}`,
-  ]);
+  pipInstall(PYTHON, [`moto[server]==${MOTO_VERSION}`]);
   fs.writeFileSync(MARKER, `${new Date().toISOString()}\n`);
   return PYTHON;
-}
-
-function run(cmd: string, args: string[], hint = '') {
-  const out = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (out.status !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(' ')} failed with exit code ${out.status}${hint ? ` (${hint})` : ''}`,
-    );
-  }
 }
 
 /** Starts moto on a free loopback port and resolves once it answers. */

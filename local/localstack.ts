@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { installDynamoDbLocal, PrerequisiteError } from './dynamodb-local';
+import { pipInstall, run } from './processes';
 
 /**
  * `npm run localstack -- start|stop|test`: LocalStack's own runtime without Docker, on
@@ -101,23 +102,8 @@ export function installLocalStack(progress: Progress = () => {}): void {
   );
   fs.rmSync(VENV, { recursive: true, force: true });
   run(python, ['-m', 'venv', VENV]);
-  run(PYTHON, [
-    '-m',
-    'pip',
-    'install',
-    '--quiet',
-    '--disable-pip-version-check',
-    '--require-hashes',
-    '--no-deps',
-    '-r',
-    REQUIREMENTS,
-  ]);
+  pipInstall(PYTHON, ['--require-hashes', '--no-deps', '-r', REQUIREMENTS]);
   fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
-}
-
-function run(cmd: string, args: string[]) {
-  const out = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (out.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with exit code ${out.status}`);
 }
 
 function runningPid(): number | undefined {

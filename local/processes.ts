@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 
 /** An emulator this process started: where it answers, its pid (for memory figures), how to stop it. */
@@ -32,3 +32,17 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Runs a command to completion with its output shown; throws with `hint` when it fails. */
+export function run(cmd: string, args: string[], hint = '') {
+  const out = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (out.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed with exit code ${out.status}${hint ? ` (${hint})` : ''}`,
+    );
+  }
+}
+
+/** `pip install` into a virtualenv's python, quietly, without pip's version nag. */
+export const pipInstall = (python: string, args: string[]) =>
+  run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...args]);

@@ -8,6 +8,10 @@ import { MemoryRecall } from '../support/memory-recall';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
+/** Recall for a question on session s1 of tenant t, with room for 2,000 tokens. */
+const ask = (port: MemoryRecall, input: string, over: { sessionId?: string; userId?: string } = {}) =>
+  recallFor(port, { room: 2000, tenantId: 't', sessionId: 's1', input, ...over });
+
 const chatter = (n: number, seed = 1) => {
   const topics = ['weather', 'coffee', 'traffic', 'football', 'movies', 'gardening', 'music', 'weekend'];
   return Array.from({ length: n }, (_, i) => {
@@ -33,12 +37,7 @@ describe('recall', () => {
     ]);
     mem.append('s1', chatter(40, 3));
     await mem.index('s1');
-    const r = await recallFor(mem, {
-      room: 2000,
-      tenantId: 't',
-      sessionId: 's1',
-      input: 'When is the rabies shot for Biscuit?',
-    });
+    const r = await ask(mem, 'When is the rabies shot for Biscuit?');
     expect(r.complete).toBe(true);
     expect(r.hits[0]).toMatchObject({ sessionId: 's1', seq: 42 });
     expect(r.turns.get('s1#41')?.content).toContain('vaccine');
@@ -55,8 +54,8 @@ describe('recall', () => {
     await full.index('s1');
     await half.index('s1', undefined, 50);
     const input = 'what is the name of the cat Ana adopted?';
-    const a = await recallFor(full, { room: 2000, tenantId: 't', sessionId: 's1', input });
-    const b = await recallFor(half, { room: 2000, tenantId: 't', sessionId: 's1', input });
+    const a = await ask(full, input);
+    const b = await ask(half, input);
     expect(b.hits.length).toBeGreaterThan(0);
     expect(b.hits).toEqual(a.hits);
     expect(a.hits[0]!.seq).toBe(61);
@@ -66,12 +65,7 @@ describe('recall', () => {
     const mem = new MemoryRecall();
     mem.append('s1', ['Ana: the blue kayak is in the garage', ...chatter(10)]);
     await mem.index('s1');
-    const before = await recallFor(mem, {
-      room: 2000,
-      tenantId: 't',
-      sessionId: 's1',
-      input: 'kayak garage',
-    });
+    const before = await ask(mem, 'kayak garage');
     mem.append('s1', ['Ana: I sold the kayak']);
     // A crashed run: postings written, counters not advanced.
     const scope: Scope = 'S:s1';
@@ -81,13 +75,11 @@ describe('recall', () => {
       11,
       new Map([['kayak', [{ sessionId: 's1', seq: 12, tf: 1, len: 2, day: 1, q: 0, e: '' }]]]),
     );
-    const after = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'kayak garage' });
+    const after = await ask(mem, 'kayak garage');
     expect(after.hits.map((h) => h.seq)).toEqual([1, 12]);
     expect(after.hits[0]!.score).not.toBe(before.hits[0]!.score); // the tail's turn counts, once
     await mem.index('s1');
-    expect(
-      await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'kayak garage' }),
-    ).toEqual(after);
+    expect(await ask(mem, 'kayak garage')).toEqual(after);
   });
 
   it("recalls across the user's other sessions only when the request names the user", async () => {
@@ -97,25 +89,22 @@ describe('recall', () => {
     await mem.index('old', 'u1');
     await mem.index('new', 'u1');
     const input = 'where does Clara live?';
-    const mine = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 'new', input });
+    const mine = await ask(mem, input, { sessionId: 'new' });
     expect(mine.hits.some((h) => h.sessionId === 'old')).toBe(false);
-    const theirs = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 'new', userId: 'u1', input });
+    const theirs = await ask(mem, input, { sessionId: 'new', userId: 'u1' });
     expect(theirs.hits[0]).toMatchObject({ sessionId: 'old', seq: 1 });
     // Another user's scope holds nothing of u1.
-    const other = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 'new', userId: 'u2', input });
+    const other = await ask(mem, input, { sessionId: 'new', userId: 'u2' });
     expect(other.hits.some((h) => h.sessionId === 'old')).toBe(false);
   });
 
   it('says when the unindexed tail is longer than one read', async () => {
     const mem = new MemoryRecall();
     mem.append('s1', chatter(400)); // more than recallLimits.tailEvents, none indexed
-    const r = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'football weather' });
+    const r = await ask(mem, 'football weather');
     expect(r.complete).toBe(false);
     await mem.index('s1');
-    expect(
-      (await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'football weather' }))
-        .complete,
-    ).toBe(true);
+    expect((await ask(mem, 'football weather')).complete).toBe(true);
   });
 
   it('prefers, among equal matches, the turn that states something specific', async () => {
@@ -126,12 +115,7 @@ describe('recall', () => {
       'Ben: ok',
     ]);
     await mem.index('s1');
-    const r = await recallFor(mem, {
-      room: 2000,
-      tenantId: 't',
-      sessionId: 's1',
-      input: 'What hobby did Ana start?',
-    });
+    const r = await ask(mem, 'What hobby did Ana start?');
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([2, 1]);
     expect(specificsOf('Ana: I signed up for Tango lessons at Studio 54')).toEqual({
       count: 3,
@@ -148,12 +132,7 @@ describe('recall', () => {
       ...chatter(30, 4),
     ]);
     await mem.index('s1');
-    const r = await recallFor(mem, {
-      room: 2000,
-      tenantId: 't',
-      sessionId: 's1',
-      input: 'In which city does the friend who gave Ana a vintage camera live?',
-    });
+    const r = await ask(mem, 'In which city does the friend who gave Ana a vintage camera live?');
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
   });
 
@@ -161,7 +140,7 @@ describe('recall', () => {
     const mem = new MemoryRecall();
     mem.append('s1', ['Ana: zebra', 'Ana: zebra', 'Ana: zebra', ...chatter(5)]);
     await mem.index('s1');
-    const r = await recallFor(mem, { room: 2000, tenantId: 't', sessionId: 's1', input: 'zebra' });
+    const r = await ask(mem, 'zebra');
     expect(r.hits.map((h) => h.seq)).toEqual([1, 2, 3]);
   });
 });
