@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../lambdas/domain/analyzer';
-import { budget, type RecallInput } from '../../lambdas/domain/budget';
+import { type BudgetInput, budget, type RecallInput } from '../../lambdas/domain/budget';
 import type { Caps } from '../../lambdas/domain/context';
 import { recallFor, type Scope, specificsOf } from '../../lambdas/domain/recall';
 import type { StoredTurn } from '../../lambdas/domain/session';
@@ -171,7 +171,12 @@ describe('budget(): the recall section', () => {
     turns: new Map(log.map((t) => [`s1#${t.seq}`, t])),
     framing: bytes,
   });
-  const run = (over: Partial<Caps>, hits: number[], history = log.slice(-5)) =>
+  const run = (
+    over: Partial<Caps>,
+    hits: number[] | RecallInput,
+    history = log.slice(-5),
+    more: Partial<BudgetInput> = {},
+  ) =>
     budget({
       caps: { ...caps, ...over },
       maxTurns: 12,
@@ -181,7 +186,8 @@ describe('budget(): the recall section', () => {
       facts: [],
       summary: null,
       turns: history,
-      recall: recallOf(hits),
+      recall: Array.isArray(hits) ? recallOf(hits) : hits,
+      ...more,
     });
 
   it('chooses hits best first with their neighbours, renders them in conversation order, never a history turn', () => {
@@ -212,23 +218,11 @@ describe('budget(): the recall section', () => {
   });
 
   it('brings neighbours only for strong hits', () => {
-    const out = budget({
-      caps,
-      maxTurns: 12,
-      system: { text: 'sys', tokens: 3 },
-      input: { text: 'q', tokens: 1 },
-      profile: [],
-      facts: [],
-      summary: null,
-      turns: [],
-      recall: {
-        ...recallOf([]),
-        hits: [
-          { sessionId: 's1', seq: 10, score: 10 },
-          { sessionId: 's1', seq: 20, score: 2 },
-        ],
-      },
-    });
+    const hits = [
+      { sessionId: 's1', seq: 10, score: 10 },
+      { sessionId: 's1', seq: 20, score: 2 },
+    ];
+    const out = run({}, { ...recallOf([]), hits }, []);
     const system = out.messages[0]!.content;
     expect(system).toContain('[m11]');
     expect(system).toContain('[m20]');
@@ -236,19 +230,7 @@ describe('budget(): the recall section', () => {
   });
 
   it('takes what the split leaves: history is held to its share of a small total', () => {
-    const many = log.slice(-12);
-    const out = budget({
-      caps: { ...caps, total: 400 },
-      maxTurns: 12,
-      system: { text: 'sys', tokens: 3 },
-      input: { text: 'q', tokens: 1 },
-      profile: [],
-      facts: [],
-      summary: null,
-      turns: many,
-      split: { history: 0.25 },
-      recall: recallOf([2, 8]),
-    });
+    const out = run({ total: 400 }, [2, 8], log.slice(-12), { split: { history: 0.25 } });
     const history = out.sections.find((s) => s.source === 'history')!;
     const recall = out.sections.find((s) => s.source === 'recall')!;
     expect(history.cap).toBe(Math.floor(0.25 * (400 - 6 - 7)));
