@@ -112,6 +112,15 @@ export async function buildContext(
               input: req.input,
               // At most what recall could get: its cap, or the total if that is smaller.
               room: Math.min(caps.recall, caps.total),
+              // The session read already in flight: its newest turns are usually the unindexed tail.
+              recent: async () => {
+                const read = await sessionRead;
+                if (!read.ok) return null;
+                const s = read.value;
+                return s
+                  ? { turns: s.recentTurns, all: s.tokenCounts.recent === s.tokenCounts.total }
+                  : { turns: [], all: true };
+              },
             }),
           deps.deadlineMs,
         )

@@ -357,36 +357,53 @@ export interface Recalled {
 /**
  * Recall for one build: the session scope (and the user's, when the request names one) and the log's
  * newest events in parallel, then one batch read of the best hits' turns and strong hits' neighbours.
- * Reads: per scope 1 GetItem + 1 Query per query term (≤ 12); 1 tail Query (a second when the indexer
+ * Reads: per scope 1 GetItem + 1 Query per query term (≤ 12); no tail Query when the session item's
+ * newest turns reach back to the index watermark (the usual case), else 1 (a second when the indexer
  * lags more than tailFirstRead events); BatchGets of at most maxHits × 3 turns (≤ 6 of 100 keys), only
  * as many hits as `room` tokens can hold.
  */
 export async function recallFor(
   port: RecallReadPort,
-  req: { tenantId: string; sessionId: string; userId?: string; input: string; room: number },
+  req: {
+    tenantId: string;
+    sessionId: string;
+    userId?: string;
+    input: string;
+    room: number;
+    /** the session item's newest turns (oldest first), and whether they are all its turns; null when
+     * the item could not be read */
+    recent?: () => Promise<{ turns: StoredTurn[]; all: boolean } | null>;
+  },
 ): Promise<Recalled> {
   const terms = queryTerms(req.input);
   if (terms.length === 0 || req.room <= 0) return { hits: [], turns: new Map(), complete: true, ids: [] };
-  const [session, user, first] = await Promise.all([
+  const [session, user, recent] = await Promise.all([
     port.snapshot(req.tenantId, sessionScope(req.sessionId), terms),
     req.userId ? port.snapshot(req.tenantId, userScope(req.userId), terms) : null,
-    port.tail(req.tenantId, req.sessionId, recallLimits.tailFirstRead),
+    req.recent?.() ?? null,
   ]);
-  // The first read usually reaches back to the watermark; when the indexer lags, read the rest.
   const watermark = session.stats.watermarks[req.sessionId] ?? 0;
-  let tail = first;
-  if (first.more && first.oldestSeq > watermark + 1) {
-    const rest = await port.tail(
-      req.tenantId,
-      req.sessionId,
-      recallLimits.tailEvents - recallLimits.tailFirstRead,
-      first.oldestSeq,
-    );
-    tail = {
-      turns: [...first.turns, ...rest.turns],
-      oldestSeq: rest.oldestSeq || first.oldestSeq,
-      more: rest.more,
-    };
+  // The session item's newest turns usually reach back to the watermark (the indexer trails by about
+  // a history window): then they are the tail, and the log is not read at all.
+  let tail: Tail;
+  if (recent && (recent.all || (recent.turns[0]?.seq ?? Number.POSITIVE_INFINITY) <= watermark + 1)) {
+    tail = { turns: recent.turns, oldestSeq: 0, more: false };
+  } else {
+    tail = await port.tail(req.tenantId, req.sessionId, recallLimits.tailFirstRead);
+    if (tail.more && tail.oldestSeq > watermark + 1) {
+      // The indexer lags: read the rest of the tail.
+      const rest = await port.tail(
+        req.tenantId,
+        req.sessionId,
+        recallLimits.tailEvents - recallLimits.tailFirstRead,
+        tail.oldestSeq,
+      );
+      tail = {
+        turns: [...tail.turns, ...rest.turns],
+        oldestSeq: rest.oldestSeq || tail.oldestSeq,
+        more: rest.more,
+      };
+    }
   }
   const complete = !tail.more || tail.oldestSeq <= watermark + 1;
   const maxHits = Math.min(recallLimits.maxHits, Math.ceil(req.room / recallLimits.minTurnTokens));

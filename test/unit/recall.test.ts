@@ -61,6 +61,37 @@ describe('recall', () => {
     expect(a.hits[0]!.seq).toBe(61);
   });
 
+  it("takes the tail from the session item's newest turns when they reach the watermark: no log read", async () => {
+    const mem = new MemoryRecall();
+    mem.append('s1', [...chatter(60), 'Ana: I adopted a cat named Pixel last spring.', ...chatter(10, 5)]);
+    await mem.index('s1', undefined, 55);
+    const input = 'what is the name of the cat Ana adopted?';
+    const fromLog = await ask(mem, input);
+    let tailReads = 0;
+    const counting = Object.assign(Object.create(mem) as MemoryRecall, {
+      tail: (...args: Parameters<MemoryRecall['tail']>) => {
+        tailReads++;
+        return mem.tail(...args);
+      },
+    });
+    const log = mem.log.get('s1')!;
+    const recent = async () => ({ turns: log.slice(-50), all: false });
+    const fromItem = await recallFor(counting, { room: 2000, tenantId: 't', sessionId: 's1', input, recent });
+    expect(tailReads).toBe(0);
+    expect(fromItem.hits).toEqual(fromLog.hits);
+    // Newest turns that do not reach back to the watermark: the log is read after all.
+    const short = async () => ({ turns: log.slice(-5), all: false });
+    const fallback = await recallFor(counting, {
+      room: 2000,
+      tenantId: 't',
+      sessionId: 's1',
+      input,
+      recent: short,
+    });
+    expect(tailReads).toBe(1);
+    expect(fallback.hits).toEqual(fromLog.hits);
+  });
+
   it('ignores postings written beyond the watermark (a batch whose counters are not in yet)', async () => {
     const mem = new MemoryRecall();
     mem.append('s1', ['Ana: the blue kayak is in the garage', ...chatter(10)]);
