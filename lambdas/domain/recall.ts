@@ -377,17 +377,23 @@ export async function recallFor(
 ): Promise<Recalled> {
   const terms = queryTerms(req.input);
   if (terms.length === 0 || req.room <= 0) return { hits: [], turns: new Map(), complete: true, ids: [] };
-  const [session, user, recent] = await Promise.all([
+  // The session item, if it is back by the time the index is: recall never waits on a slow session
+  // read (the log is read instead, and the answer is the same).
+  let recent: { turns: StoredTurn[]; all: boolean } | null = null;
+  void req.recent?.().then((r) => {
+    recent = r;
+  });
+  const [session, user] = await Promise.all([
     port.snapshot(req.tenantId, sessionScope(req.sessionId), terms),
     req.userId ? port.snapshot(req.tenantId, userScope(req.userId), terms) : null,
-    req.recent?.() ?? null,
   ]);
   const watermark = session.stats.watermarks[req.sessionId] ?? 0;
   // The session item's newest turns usually reach back to the watermark (the indexer trails by about
   // a history window): then they are the tail, and the log is not read at all.
   let tail: Tail;
-  if (recent && (recent.all || (recent.turns[0]?.seq ?? Number.POSITIVE_INFINITY) <= watermark + 1)) {
-    tail = { turns: recent.turns, oldestSeq: 0, more: false };
+  const item = recent as { turns: StoredTurn[]; all: boolean } | null;
+  if (item && (item.all || (item.turns[0]?.seq ?? Number.POSITIVE_INFINITY) <= watermark + 1)) {
+    tail = { turns: item.turns, oldestSeq: 0, more: false };
   } else {
     tail = await port.tail(req.tenantId, req.sessionId, recallLimits.tailFirstRead);
     if (tail.more && tail.oldestSeq > watermark + 1) {
