@@ -125,7 +125,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   // 127.0.0.1, not localhost: it listens on IPv4 loopback only.
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  while (!(await answers(endpoint))) {
+  while (!(await dynamoDbAnswers(endpoint))) {
     if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with ${child.exitCode}: ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -136,8 +136,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   return { endpoint, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-/** ListTables, unsigned but for a dummy Authorization header: DynamoDB Local checks none of it. */
-async function answers(endpoint: string): Promise<boolean> {
+/** ListTables, unsigned but for a dummy Authorization header: DynamoDB Local (and LocalStack, which
+ * serves DynamoDB through it) checks none of it. Whether DynamoDB answers at `endpoint` yet. */
+export async function dynamoDbAnswers(endpoint: string): Promise<boolean> {
   try {
     const res = await fetch(endpoint, {
       method: 'POST',
@@ -145,7 +146,7 @@ async function answers(endpoint: string): Promise<boolean> {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': 'DynamoDB_20120810.ListTables',
         authorization:
-          'AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          'AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
       },
       body: '{}',
     });

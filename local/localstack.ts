@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { installDynamoDbLocal, PrerequisiteError } from './dynamodb-local';
+import { dynamoDbAnswers, installDynamoDbLocal, PrerequisiteError } from './dynamodb-local';
 import { pipInstall, run } from './processes';
 
 /**
@@ -147,7 +147,7 @@ export async function startLocalStack(progress: Progress = () => {}): Promise<bo
   progress(`starting LocalStack (pid ${child.pid}, log ${path.relative(ROOT, LOG)})`);
   const deadline = Date.now() + 120_000;
   // DynamoDB starts lazily, with DynamoDB Local behind it: ask it once so a broken Java shows here.
-  while (!(await healthy()) || !(await dynamoDbAnswers())) {
+  while (!(await healthy()) || !(await dynamoDbAnswers(LOCALSTACK_ENDPOINT))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stopLocalStack();
       const tail = fs.readFileSync(LOG, 'utf8').split('\n').slice(-30).join('\n');
@@ -156,24 +156,6 @@ export async function startLocalStack(progress: Progress = () => {}): Promise<bo
     await new Promise((r) => setTimeout(r, 500));
   }
   return true;
-}
-
-async function dynamoDbAnswers(): Promise<boolean> {
-  try {
-    const res = await fetch(LOCALSTACK_ENDPOINT, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': 'DynamoDB_20120810.ListTables',
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-      },
-      body: '{}',
-    });
-    return res.ok;
-  } catch {
-    return false;
-  }
 }
 
 /** SIGTERM to the runtime (it stops its services), then SIGKILL to whatever is left of its group. */

@@ -11,6 +11,12 @@ export const MAX_TERM_LENGTH = 32;
 
 const STOP_WORDS = new Set(eng);
 
+/** Whether a lowercased word is an English stop word (the `stopword` library's list). */
+export const isStopWord = (word: string): boolean => STOP_WORDS.has(word);
+
+/** Porter2 stem of one lowercased word. */
+export { stem };
+
 export function analyze(text: string): string[] {
   const words = text
     .normalize('NFKD')

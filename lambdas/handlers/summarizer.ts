@@ -7,7 +7,6 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { envNames } from '../config';
 import type { FactWriter } from '../domain/facts';
 import { indexSession, type RecallIndexPort } from '../domain/recall';
-import type { StoredTurn } from '../domain/session';
 import type { SummarizerEngine } from '../domain/summarizer/engine';
 import { ExtractiveEngine } from '../domain/summarizer/extractive';
 import {
@@ -16,6 +15,7 @@ import {
   type SummaryJob,
   type SummarySettings,
   summaryJobSchema,
+  turnsBetween,
 } from '../domain/summarizer/job';
 import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { parseWith } from '../domain/validation';
@@ -75,23 +75,7 @@ async function indexRecord(job: SummaryJob): Promise<void> {
   const started = performance.now();
   const { indexed } = await indexSession(
     deps.recall,
-    async (after, limit) => {
-      const turns: StoredTurn[] = [];
-      let cursor = after;
-      let lastSeq = after;
-      while (turns.length < limit && cursor < state.lastSeq) {
-        const page = await sessions.listEvents(ref, cursor, Math.min(200, limit));
-        if (page.events.length === 0) break;
-        for (const e of page.events) {
-          if (e.seq > state.lastSeq) break;
-          if (e.type === 'turn_appended') turns.push(e.data.turn);
-          lastSeq = e.seq;
-        }
-        cursor = lastSeq;
-        if (page.next === null) break;
-      }
-      return { turns, lastSeq };
-    },
+    (after, limit) => turnsBetween(sessions, ref, after, state.lastSeq, limit),
     { ...ref, ...(state.userId ? { userId: state.userId } : {}) },
   );
   metrics.addMetric('recall_turns_indexed', MetricUnit.Count, indexed);
@@ -104,9 +88,10 @@ export async function summarizeRecord(record: SQSRecord): Promise<void> {
   logger.appendKeys({ tenantId: job.tenantId, sessionId: job.sessionId });
   const started = performance.now();
   const outcome = await runSummaryJob(job, ports());
+  // Measured before indexing, which reports its own duration (recall_index_ms).
+  metrics.addMetric('summarize_duration_ms', MetricUnit.Milliseconds, performance.now() - started);
   await indexRecord(job);
   metrics.addMetric('summarize_jobs', MetricUnit.Count, 1);
-  metrics.addMetric('summarize_duration_ms', MetricUnit.Milliseconds, performance.now() - started);
   if (outcome.status !== 'summarized') {
     logger.info('summarization job had nothing to do', { outcome: outcome.status, version: job.version });
     metrics.addMetric(`summarize_${outcome.status}`, MetricUnit.Count, 1);

@@ -130,6 +130,8 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     const found = new Map<string, StoredTurn>();
     const chunks: Record<string, unknown>[][] = [];
     const all = refs.map((r) => keys.event(tenantId, r.sessionId, r.seq));
+    // Which session each partition is: from the keys built here, never by parsing a key back.
+    const sessionOf = new Map(refs.map((r) => [keys.events(tenantId, r.sessionId).pk, r.sessionId]));
     for (let i = 0; i < all.length; i += BATCH_GET) chunks.push(all.slice(i, i + BATCH_GET));
     await Promise.all(
       chunks.map(async (chunk) => {
@@ -151,8 +153,7 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
           for (const item of out.Responses?.[this.eventsTable] ?? []) {
             const event = item as SessionEvent & { pk: string };
             if (event.type !== 'turn_appended') continue;
-            const sessionId = event.pk.slice(event.pk.lastIndexOf('#S#') + 3);
-            found.set(`${sessionId}#${event.seq}`, event.data.turn);
+            found.set(`${sessionOf.get(event.pk)}#${event.seq}`, event.data.turn);
           }
           pending = (out.UnprocessedKeys?.[this.eventsTable]?.Keys ?? []) as typeof pending;
         }

@@ -2,7 +2,8 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { env } from '../../lambdas/config';
 import { indexSession, recallFor } from '../../lambdas/domain/recall';
-import { appendTurns, type SessionRef, type StoredTurn } from '../../lambdas/domain/session';
+import { appendTurns, type SessionRef } from '../../lambdas/domain/session';
+import { turnsBetween } from '../../lambdas/domain/summarizer/job';
 import { dynamo } from '../../lambdas/stores/clients';
 import { keys } from '../../lambdas/stores/keys';
 import { RecallStore } from '../../lambdas/stores/recall-store';
@@ -31,17 +32,10 @@ async function append(ref: SessionRef, contents: string[], userId?: string) {
 
 /** The indexer as the summarizer runs it: the log read through the session store. */
 const index = (ref: SessionRef, userId?: string) =>
-  indexSession(
-    recall,
-    async (after, limit) => {
-      const page = await sessions.listEvents(ref, after, limit);
-      const turns: StoredTurn[] = page.events.flatMap((e) =>
-        e.type === 'turn_appended' ? [e.data.turn] : [],
-      );
-      return { turns, lastSeq: page.events.at(-1)?.seq ?? after };
-    },
-    { ...ref, ...(userId ? { userId } : {}) },
-  );
+  indexSession(recall, (after, limit) => turnsBetween(sessions, ref, after, Number.MAX_SAFE_INTEGER, limit), {
+    ...ref,
+    ...(userId ? { userId } : {}),
+  });
 
 const chatter = (n: number) =>
   Array.from({ length: n }, (_, i) => `Ana: the weather and the traffic were fine on day ${i}`);

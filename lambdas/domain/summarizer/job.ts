@@ -97,7 +97,7 @@ export async function runSummaryJob(job: SummaryJob, ports: SummaryPorts): Promi
     // A job queued before an earlier job summarized these turns: wait for the next trigger.
     if (!needsSummary(state, settings)) return { status: 'below_trigger' };
 
-    const turns = await turnsBetween(ports.sessions, ref, watermark, state.lastSeq);
+    const { turns } = await turnsBetween(ports.sessions, ref, watermark, state.lastSeq);
     const { summary, extracted } = await ports.engineFor(settings).summarize({
       sessionId: ref.sessionId,
       previous: state.summary,
@@ -139,18 +139,27 @@ export async function runSummaryJob(job: SummaryJob, ports: SummaryPorts): Promi
   }
 }
 
-/** The turns after `after` up to and including `until`, paging through the log. */
-async function turnsBetween(sessions: SessionPort, ref: SessionRef, after: number, until: number) {
+/**
+ * The turns after `after` up to and including `until`, paging through the log, at most `maxTurns` of
+ * them; `lastSeq` is the last event read (the summary's and the recall index's next watermark).
+ */
+export async function turnsBetween(
+  sessions: Pick<SessionPort, 'listEvents'>,
+  ref: SessionRef,
+  after: number,
+  until: number,
+  maxTurns = Number.POSITIVE_INFINITY,
+): Promise<{ turns: StoredTurn[]; lastSeq: number }> {
   const turns: StoredTurn[] = [];
-  let cursor = after;
+  let lastSeq = after;
   for (;;) {
-    const page = await sessions.listEvents(ref, cursor, EVENTS_PAGE);
+    const page = await sessions.listEvents(ref, lastSeq, EVENTS_PAGE);
     for (const e of page.events) {
-      if (e.seq > until) return turns;
+      if (e.seq > until || turns.length >= maxTurns) return { turns, lastSeq };
       if (e.type === 'turn_appended') turns.push(e.data.turn);
+      lastSeq = e.seq;
     }
-    if (page.next === null || page.events.length === 0) return turns;
-    cursor = page.next;
+    if (page.next === null || page.events.length === 0) return { turns, lastSeq };
   }
 }
 

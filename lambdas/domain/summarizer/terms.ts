@@ -4,11 +4,7 @@
  * prefix multi-party chats put in front of a turn.
  */
 
-// Neither library ships types; these are the two functions we use.
-const { eng: STOPWORDS_ENG } = require('stopword') as { eng: string[] };
-const stem = require('wink-porter2-stemmer') as (word: string) => string;
-
-const STOPWORDS = new Set(STOPWORDS_ENG);
+import { isStopWord, stem } from '../analyzer';
 
 /**
  * Interjections and reactions: in chat they carry no content ("lol", "I love it", "that's great",
@@ -80,7 +76,7 @@ export function analyze(sentence: string, speakers: ReadonlySet<string> = new Se
       terms.add(lower);
       return;
     }
-    if (lower.length < 2 || STOPWORDS.has(lower) || CHAT_FILLER.has(lower)) return;
+    if (lower.length < 2 || isStopWord(lower) || CHAT_FILLER.has(lower)) return;
     if (i > 0 && /^\p{Lu}/u.test(word)) names.add(lower);
     terms.add(stem(lower));
   });
