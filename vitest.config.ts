@@ -21,6 +21,12 @@ export default defineConfig({
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
       { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000 } },
+      // Developer-facing contract: the OpenAPI spec, the generated clients, schema fuzzing and the
+      // inspector page in a browser. Run once against DynamoDB Local, not again in the LocalStack pass.
+      {
+        extends: true,
+        test: { name: 'dx', include: ['test/dx/**/*.test.ts'], testTimeout: 300_000, passWithNoTests: true },
+      },
     ],
   },
 });
