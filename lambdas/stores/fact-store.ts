@@ -33,11 +33,6 @@ export const factStoreLimits = {
   maxUpsertRetries: 5,
 } as const;
 
-/** Rank key of a posting: newer first (inverted epoch ms), then fact id. */
-const MAX_EPOCH_MS = 9_999_999_999_999;
-const rankOf = (updatedAtMs: number, factId: string) =>
-  `${String(MAX_EPOCH_MS - updatedAtMs).padStart(13, '0')}#${factId}`;
-
 /** What the fact item keeps besides the Fact: what it is indexed under, to remove it on replace. */
 interface FactItem extends Fact {
   indexed: { terms: string[]; length: number; atMs: number };
@@ -121,7 +116,7 @@ export class FactStore implements FactWriter {
     const { tf, length } = indexTerms(fact.text);
     const terms = Object.keys(tf).sort();
     const item: FactItem = { ...fact, indexed: { terms, length, atMs } };
-    const posting = (term: string) => keys.factPosting(tenantId, scope, term, rankOf(atMs, fact.id));
+    const posting = (term: string) => keys.factPosting(tenantId, scope, term, atMs, fact.id);
     const puts: WriteItems = terms.map((term) => ({
       Put: {
         TableName: this.table,
@@ -130,7 +125,7 @@ export class FactStore implements FactWriter {
     }));
     const newSks = new Set(terms.map((term) => `${posting(term).pk}|${posting(term).sk}`));
     const deletes: WriteItems = (prev?.indexed.terms ?? [])
-      .map((term) => keys.factPosting(tenantId, scope, term, rankOf(prev!.indexed.atMs, prev!.id)))
+      .map((term) => keys.factPosting(tenantId, scope, term, prev!.indexed.atMs, prev!.id))
       .filter((k) => !newSks.has(`${k.pk}|${k.sk}`))
       .map((Key) => ({ Delete: { TableName: this.table, Key } }));
     const pinKey = keys.pinnedFact(tenantId, scope, fact.id);

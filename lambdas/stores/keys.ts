@@ -3,6 +3,9 @@
  * built here can reach another tenant's items; ids are validated (see domain/ids.ts) to exclude '#'.
  */
 const t = (tenantId: string) => `T#${tenantId}`;
+/** inverted so that newer sorts first */
+const MAX_EPOCH_MS = 9_999_999_999_999;
+const MAX_VERSION = 9_999_999_999;
 
 export const keys = {
   /** sessions table: one item per session. */
@@ -21,15 +24,43 @@ export const keys = {
   /** tenants table: looked up by the hash of an API key; the key itself is never stored. */
   apiKey: (keyHash: string) => ({ pk: `KEY#${keyHash}` }),
   tenant: (tenantId: string) => ({ pk: `${t(tenantId)}#TENANT` }),
-  /** facts table: one item per fact; scope is a userId or '*' (tenant-wide, not a valid id). */
+  /*
+   * facts table. A scope is a userId, '~<sessionId>' (a session without a user) or '*' (tenant-wide);
+   * none is a valid id. A lineage is one (scope, key) (or unkeyed text); its id is `f-<32 hex>`
+   * (domain/fact-upsert.ts factIdOf). Each value a lineage takes is a version with its own id,
+   * `<lineageId>-v<n>`; a superseded version keeps its item (validUntil, supersededBy) and loses its
+   * postings and pinned entry in the transaction that supersedes it. Items:
+   *   T#<t>#FACT#<factId>            sk FACT                    one per version (current or history)
+   *   T#<t>#FS#<scope>#FACTS         sk <lineageId>#HEAD        the lineage's current version id, its
+   *                                                             index terms and pin, a revision counter
+   *                                  sk <lineageId>#V#<inv v>   one per version (newest first): its id
+   *   T#<t>#FS#<scope>#TERM#<term>   sk <rank>#<factId>         postings of current versions only
+   *   T#<t>#FS#<scope>#PINNED        sk <factId>                pinned current versions only
+   * So one paged Query of FS#<scope>#FACTS finds every version of every fact of a scope (and, from
+   * the heads, every posting and pinned entry); begins_with(<lineageId>#) finds one fact's chain.
+   */
+  /** facts table: one fact version. */
   fact: (tenantId: string, factId: string) => ({ pk: `${t(tenantId)}#FACT#${factId}`, sk: 'FACT' }),
+  /** facts table: a scope's lineages (heads) and versions (chain entries). */
+  factScope: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#FS#${scope}#FACTS` }),
+  factHead: (tenantId: string, scope: string, lineageId: string) => ({
+    pk: `${t(tenantId)}#FS#${scope}#FACTS`,
+    sk: `${lineageId}#HEAD`,
+  }),
+  factVersion: (tenantId: string, scope: string, lineageId: string, version: number) => ({
+    pk: `${t(tenantId)}#FS#${scope}#FACTS`,
+    sk: `${lineageId}#V#${String(MAX_VERSION - version).padStart(10, '0')}`,
+  }),
+  /** sort-key prefixes in factScope: one lineage's head and versions, or its versions only */
+  factChainPrefix: (lineageId: string) => `${lineageId}#`,
+  factVersionsPrefix: (lineageId: string) => `${lineageId}#V#`,
   /** facts table: a term's postings list in a scope, newest first (sk = recency rank, then fact id). */
   factTerm: (tenantId: string, scope: string, term: string) => ({
     pk: `${t(tenantId)}#FS#${scope}#TERM#${term}`,
   }),
-  factPosting: (tenantId: string, scope: string, term: string, rank: string) => ({
+  factPosting: (tenantId: string, scope: string, term: string, atMs: number, factId: string) => ({
     pk: `${t(tenantId)}#FS#${scope}#TERM#${term}`,
-    sk: rank,
+    sk: `${String(MAX_EPOCH_MS - atMs).padStart(13, '0')}#${factId}`,
   }),
   /** facts table: the pinned facts of a scope (always candidates, whatever the query). */
   pinnedFacts: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#FS#${scope}#PINNED` }),
