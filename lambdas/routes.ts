@@ -7,6 +7,7 @@ import { envNames } from './config';
 export const functionNames = [
   'sessions',
   'health',
+  'openapi',
   'tools',
   'facts',
   'profiles',
@@ -27,6 +28,7 @@ export interface RouteSpec {
 
 export const routes: RouteSpec[] = [
   { method: 'GET', path: '/v1/health', fn: 'health', public: true },
+  { method: 'GET', path: '/v1/openapi.json', fn: 'openapi', public: true },
   { method: 'POST', path: '/v1/sessions/{sessionId}/turns', fn: 'sessions' },
   { method: 'GET', path: '/v1/sessions/{sessionId}', fn: 'sessions' },
   { method: 'GET', path: '/v1/sessions/{sessionId}/events', fn: 'sessions' },

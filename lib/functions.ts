@@ -89,6 +89,8 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         );
       },
     },
+    // Serves the OpenAPI document, built in process from the schemas: no store, no grant.
+    openapi: { env: [], grant: () => {} },
     sessions: {
       env: [
         'sessionsTable',
