@@ -45,16 +45,19 @@ export const scopeOf = (userId?: string, sessionId?: string) =>
 const collapse = (text: string) => text.trim().replace(/\s+/g, ' ');
 
 /**
- * A fact's id is derived, so an upsert needs no lookup table: from (scope, key) when keyed, else from
- * (scope, whitespace-normalized text), so the same unkeyed text posted twice is one fact.
+ * A lineage's id is derived, so an upsert needs no lookup to find it: from (scope, key) when keyed,
+ * else from (scope, whitespace-normalized text), so the same unkeyed text posted twice is one fact.
  */
-export function factIdOf(input: Pick<FactInput, 'userId' | 'sessionId' | 'key' | 'text'>): string {
+export function lineageIdOf(input: Pick<FactInput, 'userId' | 'sessionId' | 'key' | 'text'>): string {
   const basis = input.key !== undefined ? `k\0${input.key}` : `t\0${collapse(input.text)}`;
   const digest = createHash('sha256')
     .update(`${scopeOf(input.userId, input.sessionId)}\0${basis}`)
     .digest('hex');
   return `f-${digest.slice(0, 32)}`;
 }
+
+/** A version's id: its lineage and its position, so the id alone says which value of which fact. */
+export const versionIdOf = (lineageId: string, version: number) => `${lineageId}-v${version}`;
 
 const citationId = (c: Citation) => JSON.stringify([c.sessionId ?? null, c.seq ?? null, c.ref ?? null]);
 
@@ -65,24 +68,35 @@ export function mergeCitations(...lists: Citation[][]): Citation[] {
   return [...seen.values()].slice(-factLimits.maxCitations);
 }
 
-export interface UpsertPlan {
-  fact: Fact;
-  /** false: the input restates the stored fact exactly; nothing to write */
-  changed: boolean;
-  /** true: the input landed on an existing fact (same key, or same unkeyed text) */
-  deduplicated: boolean;
-}
+/**
+ * What an upsert does to a lineage:
+ * - created: its first version;
+ * - superseded: new text, so a new version (new id, version + 1, `supersedes`) and the current one
+ *   becomes history (`validUntil`, `supersededBy`);
+ * - updated: the same text with new citations or another pin: the current version changes in place;
+ * - unchanged: a restatement of the current version, nothing to write.
+ */
+export type UpsertPlan =
+  | { outcome: 'created'; fact: Fact }
+  | { outcome: 'superseded'; fact: Fact; previous: Fact }
+  | { outcome: 'updated'; fact: Fact }
+  | { outcome: 'unchanged'; fact: Fact };
+
+/** Landed on an existing version (same key and text, or same unkeyed text): nothing new was created. */
+export const isDeduplicated = (plan: UpsertPlan) =>
+  plan.outcome === 'updated' || plan.outcome === 'unchanged';
 
 /**
- * The next version of a fact. Same text: the citations are merged (a restatement adds provenance).
- * New text: the new citations replace the old (they back the new text), unless none are given.
+ * The next state of a lineage whose current version is `current`. Same text: the citations are merged
+ * (a restatement adds provenance). New text: the new citations replace the old (they back the new
+ * text), unless none are given. Times never run backwards along a chain, whatever the clock says.
  */
-export function planUpsert(prev: Fact | null, input: FactInput, tokens: number, now: Date): UpsertPlan {
-  const at = now.toISOString();
+export function planUpsert(current: Fact | null, input: FactInput, tokens: number, now: Date): UpsertPlan {
   const given = input.citations ?? [];
-  if (!prev) {
+  if (!current) {
+    const at = now.toISOString();
     const fact: Fact = {
-      id: factIdOf(input),
+      id: versionIdOf(lineageIdOf(input), 1),
       ...(input.key !== undefined ? { key: input.key } : {}),
       ...(input.userId !== undefined ? { userId: input.userId } : {}),
       ...(input.userId === undefined && input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
@@ -94,23 +108,45 @@ export function planUpsert(prev: Fact | null, input: FactInput, tokens: number, 
       createdAt: at,
       updatedAt: at,
     };
-    return { fact, changed: true, deduplicated: false };
+    return { outcome: 'created', fact };
   }
-  const sameText = collapse(prev.text) === collapse(input.text);
-  const citations =
-    sameText || given.length === 0 ? mergeCitations(prev.citations, given) : mergeCitations(given);
-  const pinned = input.pinned ?? prev.pinned;
-  const changed =
-    !sameText || pinned !== prev.pinned || JSON.stringify(citations) !== JSON.stringify(prev.citations);
-  if (!changed) return { fact: prev, changed: false, deduplicated: true };
-  const fact: Fact = {
-    ...prev,
-    text: sameText ? prev.text : input.text,
-    citations,
-    pinned,
-    tokens: sameText ? prev.tokens : tokens,
-    version: prev.version + 1,
-    updatedAt: at,
-  };
-  return { fact, changed: true, deduplicated: true };
+  const at = new Date(Math.max(now.getTime(), Date.parse(current.updatedAt))).toISOString();
+  const pinned = input.pinned ?? current.pinned;
+  if (collapse(current.text) !== collapse(input.text)) {
+    const version = current.version + 1;
+    const { supersedes: _s, ...carried } = current;
+    const fact: Fact = {
+      ...carried,
+      id: versionIdOf(lineageIdOf(input), version),
+      text: input.text,
+      citations: given.length === 0 ? current.citations : mergeCitations(given),
+      pinned,
+      tokens,
+      version,
+      createdAt: at,
+      updatedAt: at,
+      supersedes: current.id,
+    };
+    return { outcome: 'superseded', fact, previous: { ...current, supersededBy: fact.id, validUntil: at } };
+  }
+  const citations = mergeCitations(current.citations, given);
+  if (pinned === current.pinned && JSON.stringify(citations) === JSON.stringify(current.citations))
+    return { outcome: 'unchanged', fact: current };
+  return { outcome: 'updated', fact: { ...current, citations, pinned, updatedAt: at } };
 }
+
+/** `GET /v1/facts/{factId}/history`: the chain newest first, one bounded page at a time. */
+export const factHistoryLimits = { defaultPage: 20, maxPage: 100 } as const;
+
+export const factHistoryQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(factHistoryLimits.maxPage).default(factHistoryLimits.defaultPage),
+  /** the page's versions are below this one: the previous page's `next` */
+  before: z.coerce.number().int().min(1).max(9_999_999_999).optional(),
+});
+
+/** The lifecycle fields of a fact as the API answers them (a superseded version carries the last two). */
+export const factLifecycleShape = {
+  supersedes: z.string().optional(),
+  supersededBy: z.string().optional(),
+  validUntil: z.string().optional(),
+};

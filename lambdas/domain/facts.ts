@@ -11,10 +11,15 @@ export interface Citation {
   ref?: string;
 }
 
-/** A fact as the facts store keeps it (per tenant, optionally per user). */
+/**
+ * A fact as the facts store keeps it (per tenant, optionally per user): one version of a lineage (one
+ * key in one scope). A new value for the key is a new version with its own id; the version it replaces
+ * stays as history (validUntil, supersededBy) and is never served again.
+ */
 export interface Fact {
+  /** this version's id: `<lineage id>-v<version>` */
   id: string;
-  /** stable key: a newer fact with the same key replaces the old one (upsert), never duplicates it */
+  /** stable key: a newer fact with the same key supersedes the old one, never sits next to it */
   key?: string;
   userId?: string;
   /** a fact the summarizer drew from a session without a user: it stays in that session's scope */
@@ -24,10 +29,21 @@ export interface Fact {
   pinned: boolean;
   /** tokens of `text`, counted once when written */
   tokens: number;
+  /** position in the lineage: 1 for the first value of the key, +1 per superseding value */
   version: number;
+  /** when this version was written: it is valid from then */
   createdAt: string;
+  /** last change of this version (a restatement adding citations, a pin toggled) */
   updatedAt: string;
+  /** the version this one superseded */
+  supersedes?: string;
+  /** set once superseded: the id of the version that replaced this one, and when */
+  supersededBy?: string;
+  validUntil?: string;
 }
+
+/** Only a version nothing has superseded may be served (in a context, in a search). */
+export const isCurrent = (fact: Pick<Fact, 'supersededBy'>) => fact.supersededBy === undefined;
 
 /** What a writer gives; the store assigns id, version, tokens and times. */
 export interface FactInput {
@@ -40,9 +56,15 @@ export interface FactInput {
   pinned?: boolean;
 }
 
-/** The part of the facts store the summarizer needs: upsert by key, deduplicated. */
+/** The part of the facts store the summarizer needs: upsert by key, deduplicated, superseding. */
 export interface FactWriter {
   upsert(tenantId: string, fact: FactInput): Promise<{ fact: Fact; deduplicated: boolean }>;
+}
+
+/** One page of a fact's chain, newest version first; `next` is the `before` of the next page. */
+export interface FactHistoryPage {
+  facts: Fact[];
+  next?: number;
 }
 
 /** One fact of a session's structured summary. */

@@ -1,10 +1,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { factInputSchema } from '../domain/fact-upsert';
+import { NotFoundError } from '../domain/errors';
+import { factHistoryQuerySchema, factInputSchema } from '../domain/fact-upsert';
 import { idSchema } from '../domain/ids';
 import { defaultPolicy, policySchema } from '../domain/policy';
 import { parseWith } from '../domain/validation';
-import { httpApi } from '../http/middleware';
+import { type ApiRequest, httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
 import { FactStore } from '../stores/fact-store';
 
@@ -16,6 +17,8 @@ export const searchQuery = z.object({
   query: z.string().max(4096).default(''),
   limit: z.coerce.number().int().min(1).max(100).default(10),
 });
+
+const factIdOf = (req: ApiRequest) => parseWith(idSchema, req.params.factId, 'factId');
 
 /** Composition root: the store this Lambda uses (replaceable in tests). */
 export const deps: { facts?: FactStore } = {};
@@ -30,7 +33,8 @@ export const handler = httpApi({
     const started = performance.now();
     const { fact, deduplicated } = await facts().upsert(req.tenantId, input);
     metrics.addMetric('state_write_ms', MetricUnit.Milliseconds, performance.now() - started);
-    return { status: fact.version === 1 && !deduplicated ? 201 : 200, body: { fact, deduplicated } };
+    // 201 when a new version was written (the first of its key, or one superseding the current one).
+    return { status: deduplicated ? 200 : 201, body: { fact, deduplicated } };
   },
 
   'GET /v1/facts': async (req) => {
@@ -48,5 +52,15 @@ export const handler = httpApi({
     metrics.addMetric('state_load_ms_facts', MetricUnit.Milliseconds, performance.now() - started);
     metrics.addMetric('retrieval_hits', MetricUnit.Count, found.length);
     return { body: { facts: found.map(({ fact, score }) => ({ ...fact, score })) } };
+  },
+
+  'GET /v1/facts/{factId}/history': async (req) => {
+    const factId = factIdOf(req);
+    const page = parseWith(factHistoryQuerySchema, req.query);
+    const started = performance.now();
+    const history = await facts().history(req.tenantId, factId, page);
+    metrics.addMetric('state_load_ms_facts', MetricUnit.Milliseconds, performance.now() - started);
+    if (!history) throw new NotFoundError('fact', factId);
+    return { body: history };
   },
 });

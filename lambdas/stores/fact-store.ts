@@ -4,13 +4,14 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
 import { StoreUnavailableError } from '../domain/errors';
-import { factIdOf, planUpsert, scopeOf } from '../domain/fact-upsert';
-import type { Fact, FactInput, FactWriter } from '../domain/facts';
+import { isDeduplicated, lineageIdOf, planUpsert, scopeOf, type UpsertPlan } from '../domain/fact-upsert';
+import { type Fact, type FactHistoryPage, type FactInput, type FactWriter, isCurrent } from '../domain/facts';
 import {
   type Candidate,
   type FactQuery,
@@ -29,22 +30,49 @@ export const factStoreLimits = {
   postingsPerTerm: 200,
   /** pinned facts read per scope */
   pinnedPerScope: 100,
-  /** retries of an upsert that lost a race on the same fact */
-  maxUpsertRetries: 5,
+  /** retries of an upsert that lost a race on the same lineage */
+  maxUpsertRetries: 10,
+  /** items per Query page when listing a scope's or a chain's items */
+  listPage: 100,
 } as const;
 
-/** What the fact item keeps besides the Fact: what it is indexed under, to remove it on replace. */
+/** A DynamoDB key of the facts table (every item there has pk and sk). */
+export interface FactItemKey {
+  pk: string;
+  sk: string;
+}
+
+/** Where a fact's lineage lives: what a deletion needs to find every version of it. */
+export interface FactLocation {
+  scope: string;
+  lineageId: string;
+}
+
+/** A version's item: the Fact and the lineage it belongs to. */
 interface FactItem extends Fact {
+  lineageId: string;
+}
+
+/** A lineage's head: its current version and what that version is indexed under. */
+interface HeadItem {
+  lineageId: string;
+  factId: string;
+  version: number;
+  /** +1 on every write to the lineage: the condition that serializes writers */
+  rev: number;
+  pinned: boolean;
   indexed: { terms: string[]; length: number; atMs: number };
 }
 
 type WriteItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
 /**
- * Facts and their lexical inverted index in one table. A fact's item and its postings (one per
- * indexed term, in its scope's term partition, newest first) are written in one transaction, and the
- * postings of the version it replaces are deleted in the same transaction. search() reads only the
- * query terms' postings partitions and the pinned partition, never all of a tenant's facts.
+ * Facts, their versions and their lexical inverted index in one table (layout in keys.ts). Every
+ * write to a lineage is one transaction conditioned on its head's revision: the new version, the old
+ * one marked superseded, the head moved, the old version's postings and pinned entry deleted and the
+ * new one's written. So concurrent writers of one key form one linear chain, and the index only ever
+ * points at current versions. search() reads only the query terms' postings partitions and the pinned
+ * partition, never all of a tenant's facts.
  */
 export class FactStore implements FactWriter {
   constructor(
@@ -55,19 +83,27 @@ export class FactStore implements FactWriter {
 
   async upsert(tenantId: string, input: FactInput): Promise<{ fact: Fact; deduplicated: boolean }> {
     const tokens = this.tokens.count(input.text);
+    const at = { scope: scopeOf(input.userId, input.sessionId), lineageId: lineageIdOf(input) };
     for (let attempt = 0; ; attempt++) {
-      const prev = await this.read(tenantId, factIdOf(input));
-      const next = planUpsert(prev ? stripIndex(prev) : null, input, tokens, new Date());
-      if (!next.changed) return { fact: next.fact, deduplicated: true };
+      const head = await this.head(tenantId, at);
+      const current = head ? await this.read(tenantId, head.factId) : null;
       try {
+        // A head without its version: a deletion is under way; wait for it like for a racing writer.
+        if (head && !current) throw new LineageInFlux(at.lineageId);
+        const plan = planUpsert(current ? toFact(current) : null, input, tokens, new Date());
+        if (plan.outcome === 'unchanged') return { fact: plan.fact, deduplicated: true };
         await this.db.send(
-          new TransactWriteCommand({ TransactItems: this.writes(tenantId, prev, next.fact) }),
+          new TransactWriteCommand({ TransactItems: this.writes(tenantId, at, head, plan) }),
         );
-        return { fact: next.fact, deduplicated: next.deduplicated };
+        return { fact: plan.fact, deduplicated: isDeduplicated(plan) };
       } catch (err) {
-        if (!lostRace(err) || attempt >= factStoreLimits.maxUpsertRetries) throw err;
+        if (!(lostRace(err) || err instanceof LineageInFlux)) throw err;
+        if (attempt >= factStoreLimits.maxUpsertRetries) {
+          if (err instanceof LineageInFlux) throw new StoreUnavailableError('facts', err);
+          throw err;
+        }
         // Jittered backoff so writers racing on one fact (a summarizer burst) spread out.
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * 2 ** Math.min(attempt, 6)));
       }
     }
   }
@@ -90,17 +126,145 @@ export class FactStore implements FactWriter {
       tenantId,
       ranked.map((r) => r.id),
     );
-    // A fact replaced between the two reads is returned as read now; a vanished one is left out.
+    // Between the two reads a fact may have been superseded (left out: history is never served, and
+    // its successor was not among the postings read) or deleted (left out); an in-place change is
+    // returned as read now.
     return ranked.flatMap((r) => {
       const fact = facts.get(r.id);
-      return fact ? [{ fact, score: r.score }] : [];
+      return fact && isCurrent(fact) ? [{ fact, score: r.score }] : [];
     });
   }
 
-  /** One fact by id (the API's answer after a write, and tests). */
+  /** One version by id, current or superseded (the API's answer after a write, and tests). */
   async get(tenantId: string, factId: string): Promise<Fact | null> {
     const item = await this.read(tenantId, factId);
-    return item ? stripIndex(item) : null;
+    return item ? toFact(item) : null;
+  }
+
+  /** The current version of the lineage an input lands on (same scope and key, or same unkeyed text). */
+  async current(
+    tenantId: string,
+    of: Pick<FactInput, 'userId' | 'sessionId' | 'key' | 'text'>,
+  ): Promise<Fact | null> {
+    const head = await this.head(tenantId, {
+      scope: scopeOf(of.userId, of.sessionId),
+      lineageId: lineageIdOf(of),
+    });
+    return head ? this.get(tenantId, head.factId) : null;
+  }
+
+  /**
+   * The chain of the lineage `factId` belongs to, newest version first, `limit` versions below
+   * `before` (all when absent); null when no version has that id.
+   */
+  async history(
+    tenantId: string,
+    factId: string,
+    page: { limit: number; before?: number },
+  ): Promise<FactHistoryPage | null> {
+    const at = await this.locate(tenantId, factId);
+    if (!at) return null;
+    const { pk } = keys.factScope(tenantId, at.scope);
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': keys.factVersionsPrefix(at.lineageId) },
+        ...(page.before !== undefined
+          ? { ExclusiveStartKey: keys.factVersion(tenantId, at.scope, at.lineageId, page.before) }
+          : {}),
+        // One more than the page: whether a next page exists, without an empty last page.
+        Limit: page.limit + 1,
+        ConsistentRead: true,
+      }),
+    );
+    const entries = (out.Items ?? []).slice(0, page.limit) as { factId: string; version: number }[];
+    const facts = await this.batchGet(
+      tenantId,
+      entries.map((e) => e.factId),
+    );
+    const more = (out.Items ?? []).length > page.limit;
+    return {
+      facts: entries.flatMap((e) => facts.get(e.factId) ?? []),
+      ...(more ? { next: entries.at(-1)!.version } : {}),
+    };
+  }
+
+  /** The scope and lineage of a version (null: no such version); a deletion keeps it to resume. */
+  async locate(tenantId: string, factId: string): Promise<FactLocation | null> {
+    const item = await this.read(tenantId, factId);
+    return item ? { scope: scopeOf(item.userId, item.sessionId), lineageId: item.lineageId } : null;
+  }
+
+  /**
+   * Every item of a scope's facts, one page of its FACTS partition at a time: every version
+   * (current and superseded), the postings and pinned entries of the current ones, the heads and
+   * chain entries. Within a page, an item comes before the item it was found through, so deleting
+   * each page in order leaves nothing unfindable after a crash: a re-run finds the rest.
+   */
+  scopeItemKeys(tenantId: string, scope: string): AsyncGenerator<FactItemKey[]> {
+    return this.itemKeys(tenantId, scope, { pk: keys.factScope(tenantId, scope).pk });
+  }
+
+  /** The same for one lineage: all its versions, its head, the current version's index entries. */
+  chainItemKeys(tenantId: string, at: FactLocation): AsyncGenerator<FactItemKey[]> {
+    return this.itemKeys(tenantId, at.scope, {
+      pk: keys.factScope(tenantId, at.scope).pk,
+      prefix: keys.factChainPrefix(at.lineageId),
+    });
+  }
+
+  /** Every version of a scope's facts (current and superseded), one page at a time. */
+  async *scopeFacts(tenantId: string, scope: string): AsyncGenerator<Fact[]> {
+    for await (const items of this.listing(keys.factScope(tenantId, scope).pk)) {
+      const ids = items.filter((i) => !isHead(i)).map((i) => i.factId as string);
+      const facts = await this.batchGet(tenantId, ids);
+      yield ids.flatMap((id) => facts.get(id) ?? []);
+    }
+  }
+
+  private async *itemKeys(
+    tenantId: string,
+    scope: string,
+    where: { pk: string; prefix?: string },
+  ): AsyncGenerator<FactItemKey[]> {
+    for await (const items of this.listing(where.pk, where.prefix)) {
+      const found: FactItemKey[] = [];
+      for (const item of items) {
+        if (isHead(item)) found.push(...indexKeysOf(tenantId, scope, item));
+        else found.push(keys.fact(tenantId, item.factId as string));
+      }
+      yield [...found, ...items.map((i) => ({ pk: i.pk as string, sk: i.sk as string }))];
+    }
+  }
+
+  private async *listing(pk: string, prefix?: string): AsyncGenerator<Record<string, unknown>[]> {
+    let start: QueryCommandInput['ExclusiveStartKey'];
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk, ...(prefix ? { ':prefix': prefix } : {}) },
+          Limit: factStoreLimits.listPage,
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      if ((out.Items ?? []).length > 0) yield out.Items!;
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  private async head(tenantId: string, at: FactLocation): Promise<HeadItem | null> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: keys.factHead(tenantId, at.scope, at.lineageId),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? (out.Item as HeadItem) : null;
   }
 
   private async read(tenantId: string, factId: string): Promise<FactItem | null> {
@@ -110,40 +274,70 @@ export class FactStore implements FactWriter {
     return out.Item ? (out.Item as FactItem) : null;
   }
 
-  private writes(tenantId: string, prev: FactItem | null, fact: Fact): WriteItems {
-    const scope = scopeOf(fact.userId, fact.sessionId);
-    const atMs = Date.parse(fact.updatedAt);
+  /** The one transaction of an upsert (at most 70 of DynamoDB's 100 items: 32 terms out, 32 in). */
+  private writes(tenantId: string, at: FactLocation, head: HeadItem | null, plan: UpsertPlan): WriteItems {
+    const { fact } = plan;
     const { tf, length } = indexTerms(fact.text);
-    const terms = Object.keys(tf).sort();
-    const item: FactItem = { ...fact, indexed: { terms, length, atMs } };
-    const posting = (term: string) => keys.factPosting(tenantId, scope, term, atMs, fact.id);
-    const puts: WriteItems = terms.map((term) => ({
-      Put: {
-        TableName: this.table,
-        Item: { ...posting(term), factId: fact.id, tf: tf[term], len: length, at: atMs, pinned: fact.pinned },
-      },
-    }));
-    const newSks = new Set(terms.map((term) => `${posting(term).pk}|${posting(term).sk}`));
-    const deletes: WriteItems = (prev?.indexed.terms ?? [])
-      .map((term) => keys.factPosting(tenantId, scope, term, prev!.indexed.atMs, prev!.id))
-      .filter((k) => !newSks.has(`${k.pk}|${k.sk}`))
-      .map((Key) => ({ Delete: { TableName: this.table, Key } }));
-    const pinKey = keys.pinnedFact(tenantId, scope, fact.id);
-    const pin: WriteItems = fact.pinned
-      ? [{ Put: { TableName: this.table, Item: { ...pinKey, factId: fact.id, len: length, at: atMs } } }]
-      : prev?.pinned
-        ? [{ Delete: { TableName: this.table, Key: pinKey } }]
-        : [];
-    const factPut: WriteItems[number] = {
-      Put: {
-        TableName: this.table,
-        Item: { ...keys.fact(tenantId, fact.id), ...item },
-        ...(prev
-          ? { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': prev.version } }
-          : { ConditionExpression: 'attribute_not_exists(pk)' }),
-      },
+    const next: HeadItem = {
+      lineageId: at.lineageId,
+      factId: fact.id,
+      version: fact.version,
+      rev: (head?.rev ?? 0) + 1,
+      pinned: fact.pinned,
+      indexed: { terms: Object.keys(tf).sort(), length, atMs: Date.parse(fact.updatedAt) },
     };
-    return [factPut, ...deletes, ...puts, ...pin];
+    const put = (
+      Item: Record<string, unknown>,
+      ConditionExpression: string,
+      values?: Record<string, unknown>,
+    ) => ({
+      Put: {
+        TableName: this.table,
+        Item,
+        ConditionExpression,
+        ...(values ? { ExpressionAttributeValues: values } : {}),
+      },
+    });
+    const items: WriteItems = [
+      head
+        ? put({ ...keys.factHead(tenantId, at.scope, at.lineageId), ...next }, 'rev = :rev', {
+            ':rev': head.rev,
+          })
+        : put({ ...keys.factHead(tenantId, at.scope, at.lineageId), ...next }, 'attribute_not_exists(pk)'),
+      put(
+        { ...keys.fact(tenantId, fact.id), ...fact, lineageId: at.lineageId },
+        plan.outcome === 'updated' ? 'attribute_not_exists(supersededBy)' : 'attribute_not_exists(pk)',
+      ),
+    ];
+    if (plan.outcome !== 'updated') {
+      const entry = keys.factVersion(tenantId, at.scope, at.lineageId, fact.version);
+      items.push(
+        put(
+          { ...entry, lineageId: at.lineageId, factId: fact.id, version: fact.version },
+          'attribute_not_exists(pk)',
+        ),
+      );
+    }
+    if (plan.outcome === 'superseded') {
+      const { previous } = plan;
+      items.push(
+        put(
+          { ...keys.fact(tenantId, previous.id), ...previous, lineageId: at.lineageId },
+          'attribute_exists(pk) AND attribute_not_exists(supersededBy)',
+        ),
+      );
+    }
+    // The index follows the head: the old current version's entries out, the new one's in.
+    const entries = indexEntriesOf(tenantId, at.scope, next, tf);
+    const written = new Set(entries.map((e) => `${e.pk}|${e.sk}`));
+    const stale = head
+      ? indexKeysOf(tenantId, at.scope, head).filter((k) => !written.has(`${k.pk}|${k.sk}`))
+      : [];
+    items.push(
+      ...stale.map((Key) => ({ Delete: { TableName: this.table, Key } })),
+      ...entries.map((Item) => ({ Put: { TableName: this.table, Item } })),
+    );
+    return items;
   }
 
   private async postings(tenantId: string, scope: string, term: string): Promise<Candidate[]> {
@@ -193,7 +387,7 @@ export class FactStore implements FactWriter {
         new BatchGetCommand({ RequestItems: { [this.table]: { Keys: chunk, ConsistentRead: true } } }),
       );
       for (const item of out.Responses?.[this.table] ?? []) {
-        const fact = stripIndex(item as FactItem);
+        const fact = toFact(item as FactItem);
         found.set(fact.id, fact);
       }
       const unprocessed = (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof pending;
@@ -208,12 +402,54 @@ export class FactStore implements FactWriter {
   }
 }
 
-function stripIndex(item: FactItem | Record<string, unknown>): Fact {
-  const { pk: _pk, sk: _sk, indexed: _indexed, ...fact } = item as FactItem & { pk?: string; sk?: string };
+/** The postings and pinned entry a head's current version is indexed under (with their attributes). */
+function indexEntriesOf(tenantId: string, scope: string, head: HeadItem, tf: Record<string, number>) {
+  const { terms, length, atMs } = head.indexed;
+  const postings = terms.map((term) => ({
+    ...keys.factPosting(tenantId, scope, term, atMs, head.factId),
+    factId: head.factId,
+    tf: tf[term],
+    len: length,
+    at: atMs,
+    pinned: head.pinned,
+  }));
+  const pin = head.pinned
+    ? [{ ...keys.pinnedFact(tenantId, scope, head.factId), factId: head.factId, len: length, at: atMs }]
+    : [];
+  return [...postings, ...pin];
+}
+
+/** Just the keys of those entries (what a write replaces and a deletion removes). */
+function indexKeysOf(tenantId: string, scope: string, head: HeadItem): FactItemKey[] {
+  const { terms, atMs } = head.indexed;
+  return [
+    ...terms.map((term) => keys.factPosting(tenantId, scope, term, atMs, head.factId)),
+    ...(head.pinned ? [keys.pinnedFact(tenantId, scope, head.factId)] : []),
+  ];
+}
+
+const isHead = (item: Record<string, unknown>): item is Record<string, unknown> & HeadItem =>
+  typeof item.rev === 'number';
+
+/** The API's Fact: the item without its keys and the store's own bookkeeping. */
+function toFact(item: FactItem | Record<string, unknown>): Fact {
+  const {
+    pk: _pk,
+    sk: _sk,
+    lineageId: _lineageId,
+    ...fact
+  } = item as FactItem & { pk?: string; sk?: string };
   return fact;
 }
 
-/** A concurrent write to the same fact won (condition failed or transaction conflict): read again. */
+/** The head moved under us (another writer, or a deletion under way): read again and retry. */
+class LineageInFlux extends Error {
+  constructor(lineageId: string) {
+    super(`fact ${lineageId} has a head without its current version`);
+  }
+}
+
+/** A concurrent write to the same lineage won (condition failed or transaction conflict): read again. */
 function lostRace(err: unknown): boolean {
   if (!(err instanceof TransactionCanceledException)) return false;
   return (err.CancellationReasons ?? []).some(

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The one place that builds DynamoDB keys. Every partition key starts with the tenant, so no query
  * built here can reach another tenant's items; ids are validated (see domain/ids.ts) to exclude '#'.
@@ -27,7 +29,7 @@ export const keys = {
   /*
    * facts table. A scope is a userId, '~<sessionId>' (a session without a user) or '*' (tenant-wide);
    * none is a valid id. A lineage is one (scope, key) (or unkeyed text); its id is `f-<32 hex>`
-   * (domain/fact-upsert.ts factIdOf). Each value a lineage takes is a version with its own id,
+   * (domain/fact-upsert.ts lineageIdOf). Each value a lineage takes is a version with its own id,
    * `<lineageId>-v<n>`; a superseded version keeps its item (validUntil, supersededBy) and loses its
    * postings and pinned entry in the transaction that supersedes it. Items:
    *   T#<t>#FACT#<factId>            sk FACT                    one per version (current or history)
@@ -83,4 +85,36 @@ export const keys = {
   }),
   /** cache table: one item per (normalized question, fingerprint) digest. */
   cacheEntry: (tenantId: string, digest: string) => ({ pk: `${t(tenantId)}#CACHE#${digest}` }),
+  /*
+   * registry table: what belongs to what, and what is being deleted (lambdas/stores/registry.ts).
+   *   T#<t>#TOMB#<kind>#<sha256(id)>  sk TOMB            a deleted (or being deleted) session or user;
+   *                                                      hashed, so no deleted id outlives its deletion
+   *   T#<t>#U#<userId>#SESSIONS       sk <sessionId>     the sessions bound to a user
+   *   T#<t>#S#<sessionId>#OWNED       sk I#<pk>          its tool-call records and append receipts
+   *                                   sk C#<digest>      cache entries built on it
+   *                                   sk R#<scope>#<from> recall blocks it has in a scope (terms listed)
+   *   T#<t>#DEL#<deletionId>          sk DEL             a deletion's record (progress and counts)
+   */
+  tombstone: (tenantId: string, kind: 'session' | 'user', id: string) => ({
+    pk: `${t(tenantId)}#TOMB#${kind}#${createHash('sha256').update(id).digest('hex').slice(0, 32)}`,
+    sk: 'TOMB',
+  }),
+  userSessions: (tenantId: string, userId: string) => ({ pk: `${t(tenantId)}#U#${userId}#SESSIONS` }),
+  userSession: (tenantId: string, userId: string, sessionId: string) => ({
+    pk: `${t(tenantId)}#U#${userId}#SESSIONS`,
+    sk: sessionId,
+  }),
+  sessionOwned: (tenantId: string, sessionId: string) => ({ pk: `${t(tenantId)}#S#${sessionId}#OWNED` }),
+  /** kind I: an idempotency-table pk; C: a cache digest; R: `<scope>#<from>` of a recall batch */
+  ownedItem: (tenantId: string, sessionId: string, kind: 'I' | 'C' | 'R', ref: string) => ({
+    pk: `${t(tenantId)}#S#${sessionId}#OWNED`,
+    sk: `${kind}#${ref}`,
+  }),
+  recallBatchRef: (scope: string, from: number) => `${scope}#${String(from).padStart(10, '0')}`,
+  deletion: (tenantId: string, deletionId: string) => ({ pk: `${t(tenantId)}#DEL#${deletionId}`, sk: 'DEL' }),
+  /** events table: the tenant's audit log (one event per completed deletion: ids and counts only) */
+  auditLog: (tenantId: string) => ({ pk: `${t(tenantId)}#AUDIT` }),
+  auditEvent: (tenantId: string, seq: number) => ({ pk: `${t(tenantId)}#AUDIT`, seq }),
+  /** every key of a tenant starts with this (the CLI's tenant delete) */
+  tenantPrefix: (tenantId: string) => `${t(tenantId)}#`,
 } as const;

@@ -1,14 +1,16 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { env } from '../../lambdas/config';
-import { scopeOf } from '../../lambdas/domain/fact-upsert';
+import { lineageIdOf, scopeOf, versionIdOf } from '../../lambdas/domain/fact-upsert';
+import type { Fact } from '../../lambdas/domain/facts';
 import type { FactQuery } from '../../lambdas/domain/retrieval';
 import { dynamo } from '../../lambdas/stores/clients';
-import { FactStore } from '../../lambdas/stores/fact-store';
+import { type FactItemKey, FactStore } from '../../lambdas/stores/fact-store';
 import { keys } from '../../lambdas/stores/keys';
 import { uniqueId } from '../support/ids';
 
 const store = new FactStore();
+const table = env('factsTable');
 const query = (q: string, over: Partial<FactQuery> = {}): FactQuery => ({
   query: q,
   topK: 10,
@@ -20,20 +22,61 @@ const query = (q: string, over: Partial<FactQuery> = {}): FactQuery => ({
 });
 const texts = async (tenant: string, q: FactQuery) => (await store.search(tenant, q)).map((s) => s.fact.text);
 
-async function postingsOf(tenant: string, term: string, userId?: string) {
+async function partition(pk: string) {
   const out = await dynamo().send(
     new QueryCommand({
-      TableName: env('factsTable'),
+      TableName: table,
       KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.factTerm(tenant, scopeOf(userId), term).pk },
+      ExpressionAttributeValues: { ':pk': pk },
       ConsistentRead: true,
     }),
   );
   return out.Items ?? [];
 }
+const postingsOf = (tenant: string, term: string, userId?: string) =>
+  partition(keys.factTerm(tenant, scopeOf(userId), term).pk);
+const pinnedOf = (tenant: string, userId?: string) => partition(keys.pinnedFacts(tenant, scopeOf(userId)).pk);
+
+/** The whole chain, newest first, through the paged history. */
+async function chainOf(tenant: string, factId: string, limit = 100): Promise<Fact[]> {
+  const out: Fact[] = [];
+  let before: number | undefined;
+  do {
+    const page = await store.history(tenant, factId, { limit, before });
+    if (!page) throw new Error(`no history for ${factId}`);
+    out.push(...page.facts);
+    before = page.next;
+  } while (before !== undefined);
+  return out;
+}
+
+/** A linear chain: versions n..1, each superseded by the one above it at the instant that one began. */
+function expectLinear(chain: Fact[]) {
+  expect(chain.map((f) => f.version)).toEqual(chain.map((_, i) => chain.length - i));
+  expect(chain[0]).not.toHaveProperty('supersededBy');
+  expect(chain[0]).not.toHaveProperty('validUntil');
+  for (let i = 1; i < chain.length; i++) {
+    const [newer, older] = [chain[i - 1]!, chain[i]!];
+    expect(newer.supersedes).toBe(older.id);
+    expect(older.supersededBy).toBe(newer.id);
+    expect(older.validUntil).toBe(newer.createdAt);
+    expect(Date.parse(older.createdAt)).toBeLessThanOrEqual(Date.parse(newer.createdAt));
+  }
+  expect(chain.at(-1)).not.toHaveProperty('supersedes');
+}
+
+async function drain(pages: AsyncGenerator<FactItemKey[]>): Promise<FactItemKey[]> {
+  const all: FactItemKey[] = [];
+  for await (const page of pages) all.push(...page);
+  return all;
+}
+
+const deleteAll = async (found: FactItemKey[]) => {
+  for (const Key of found) await dynamo().send(new DeleteCommand({ TableName: table, Key }));
+};
 
 describe('FactStore against the emulator', () => {
-  it('upserts by key: a newer fact replaces the old one, never duplicates it, and its old terms go', async () => {
+  it('supersedes by key: a new version with its own id, the old one kept as history and never served', async () => {
     const tenant = uniqueId('t');
     const first = await store.upsert(tenant, {
       key: 'contact',
@@ -42,16 +85,31 @@ describe('FactStore against the emulator', () => {
     });
     expect(first).toMatchObject({ deduplicated: false, fact: { version: 1 } });
     const second = await store.upsert(tenant, { key: 'contact', text: 'Customer prefers phone contact' });
-    expect(second).toMatchObject({ deduplicated: true, fact: { id: first.fact.id, version: 2 } });
+    expect(second).toMatchObject({
+      deduplicated: false,
+      fact: {
+        id: versionIdOf(lineageIdOf({ key: 'contact', text: '' }), 2),
+        version: 2,
+        supersedes: first.fact.id,
+      },
+    });
     expect(second.fact.citations).toEqual([{ sessionId: 's1', seq: 4 }]);
+    expect(await store.get(tenant, first.fact.id)).toEqual({
+      ...first.fact,
+      supersededBy: second.fact.id,
+      validUntil: second.fact.createdAt,
+    });
+    expect(await store.current(tenant, { key: 'contact', text: '' })).toEqual(second.fact);
 
     const found = await store.search(tenant, query('customer contact email phone'));
     expect(found.map((s) => [s.fact.id, s.fact.version, s.fact.text])).toEqual([
-      [first.fact.id, 2, 'Customer prefers phone contact'],
+      [second.fact.id, 2, 'Customer prefers phone contact'],
     ]);
     expect(await texts(tenant, query('email'))).toEqual([]);
     expect(await postingsOf(tenant, 'email')).toEqual([]);
-    expect(await postingsOf(tenant, 'contact')).toHaveLength(1);
+    expect((await postingsOf(tenant, 'contact')).map((p) => p.factId)).toEqual([second.fact.id]);
+    expect(await chainOf(tenant, first.fact.id)).toEqual(await chainOf(tenant, second.fact.id));
+    expectLinear(await chainOf(tenant, first.fact.id));
   });
 
   it('stores the token count once, and a restatement writes nothing new', async () => {
@@ -61,6 +119,182 @@ describe('FactStore against the emulator', () => {
     const b = await store.upsert(tenant, { text: '  The refund window   is 30 days ' });
     expect(b).toMatchObject({ deduplicated: true, fact: { id: a.fact.id, version: 1 } });
     expect(await store.get(tenant, a.fact.id)).toEqual(a.fact);
+    const keyed = await store.upsert(tenant, { key: 'k', text: 'Same words' });
+    expect(await store.upsert(tenant, { key: 'k', text: 'Same   words ' })).toEqual({
+      fact: keyed.fact,
+      deduplicated: true,
+    });
+    expect(await chainOf(tenant, keyed.fact.id)).toHaveLength(1);
+  });
+
+  it('adds citations and toggles pins in place: same id, same version, no history', async () => {
+    const tenant = uniqueId('t');
+    const { fact } = await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: true });
+    expect(await texts(tenant, query('unrelated words'))).toEqual(['Answer in French']);
+    const cited = await store.upsert(tenant, {
+      key: 'lang',
+      text: 'Answer in French',
+      citations: [{ seq: 2 }],
+    });
+    expect(cited).toMatchObject({
+      deduplicated: true,
+      fact: { id: fact.id, version: 1, citations: [{ seq: 2 }] },
+    });
+    await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: false });
+    expect(await texts(tenant, query('unrelated words'))).toEqual([]);
+    expect(await pinnedOf(tenant)).toEqual([]);
+    expect(await chainOf(tenant, fact.id)).toMatchObject([
+      { id: fact.id, pinned: false, citations: [{ seq: 2 }] },
+    ]);
+  });
+
+  it('moves the pin to the superseding version: the old one leaves the pinned list in the same write', async () => {
+    const tenant = uniqueId('t');
+    const old = await store.upsert(tenant, { key: 'tone', text: 'Always answer formally', pinned: true });
+    const next = await store.upsert(tenant, { key: 'tone', text: 'Always answer casually' });
+    expect(next.fact.pinned).toBe(true);
+    expect((await pinnedOf(tenant)).map((p) => p.factId)).toEqual([next.fact.id]);
+    expect(await texts(tenant, query('nothing matches this'))).toEqual(['Always answer casually']);
+    expect((await store.get(tenant, old.fact.id))?.supersededBy).toBe(next.fact.id);
+  });
+
+  it('never serves a superseded version, even through a posting read before it was superseded', async () => {
+    const tenant = uniqueId('t');
+    const old = await store.upsert(tenant, { key: 'city', text: 'Customer lives in Lisbon' });
+    await store.upsert(tenant, { key: 'city', text: 'Customer moved to Porto' });
+    // What a search that read the postings just before the supersession would hold.
+    const atMs = Date.parse(old.fact.updatedAt);
+    await dynamo().send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          ...keys.factPosting(tenant, scopeOf(), 'lisbon', atMs, old.fact.id),
+          factId: old.fact.id,
+          tf: 1,
+          len: 3,
+          at: atMs,
+          pinned: true,
+        },
+      }),
+    );
+    expect(await texts(tenant, query('customer lisbon'))).toEqual(['Customer moved to Porto']);
+    expect(await texts(tenant, query('lisbon'))).toEqual([]);
+  });
+
+  it('serializes 8 concurrent writers of one key into one linear chain: no version lost, one current', async () => {
+    const tenant = uniqueId('t');
+    const userId = uniqueId('u');
+    const written = Array.from({ length: 8 }, (_, i) => `Plan is tier ${i + 1}`);
+    const results = await Promise.all(
+      written.map((text) => store.upsert(tenant, { userId, key: 'plan', text })),
+    );
+    expect(new Set(results.map((r) => r.fact.id)).size).toBe(8);
+    expect(results.every((r) => !r.deduplicated)).toBe(true);
+
+    const chain = await chainOf(tenant, results[0]!.fact.id, 3);
+    expect(chain).toHaveLength(8);
+    expectLinear(chain);
+    expect(chain.map((f) => f.text).sort()).toEqual([...written].sort());
+    // Each writer's answer is the version it wrote, as stored then.
+    for (const { fact } of results) expect(chain.find((f) => f.id === fact.id)?.text).toBe(fact.text);
+    const found = await store.search(tenant, query('plan tier', { userId }));
+    expect(found.map((s) => s.fact.id)).toEqual([chain[0]!.id]);
+    expect((await postingsOf(tenant, 'plan', userId)).map((p) => p.factId)).toEqual([chain[0]!.id]);
+  });
+
+  it('lets concurrent restatements of one value write it once', async () => {
+    const tenant = uniqueId('t');
+    const results = await Promise.all(
+      [1, 2, 3, 4].map(() => store.upsert(tenant, { key: 'tz', text: 'Timezone is CET' })),
+    );
+    expect(new Set(results.map((r) => r.fact.id))).toEqual(new Set([results[0]!.fact.id]));
+    expect(results.filter((r) => !r.deduplicated)).toHaveLength(1);
+    expect(await chainOf(tenant, results[0]!.fact.id)).toHaveLength(1);
+  });
+
+  it('pages a long history newest first, from any version of it; null for an unknown id', async () => {
+    const tenant = uniqueId('t');
+    const ids: string[] = [];
+    for (let i = 1; i <= 25; i++)
+      ids.push((await store.upsert(tenant, { key: 'n', text: `Counter is ${i}` })).fact.id);
+    const p1 = await store.history(tenant, ids[3]!, { limit: 10 });
+    expect(p1?.facts.map((f) => f.version)).toEqual([25, 24, 23, 22, 21, 20, 19, 18, 17, 16]);
+    expect(p1?.next).toBe(16);
+    const p2 = await store.history(tenant, ids[24]!, { limit: 10, before: 16 });
+    expect(p2?.facts.map((f) => f.version)).toEqual([15, 14, 13, 12, 11, 10, 9, 8, 7, 6]);
+    const p3 = await store.history(tenant, ids[0]!, { limit: 10, before: p2!.next });
+    expect(p3).toEqual({ facts: expect.any(Array) });
+    expect(p3!.facts.map((f) => f.text)).toEqual([5, 4, 3, 2, 1].map((i) => `Counter is ${i}`));
+    expect((await store.history(tenant, ids[0]!, { limit: 5, before: 1000 }))?.facts[0]?.version).toBe(25);
+    expect(await store.history(tenant, ids[0]!, { limit: 5, before: 1 })).toEqual({ facts: [] });
+    expect(await store.history(tenant, 'f-unknown-v1', { limit: 5 })).toBeNull();
+    expect(await store.history(uniqueId('t'), ids[0]!, { limit: 5 })).toBeNull();
+    expectLinear(await chainOf(tenant, ids[0]!, 7));
+  });
+
+  it("lists every item of a scope's facts: deleting them leaves nothing of the scope, and other scopes whole", async () => {
+    const tenant = uniqueId('t');
+    const [u1, u2] = [uniqueId('u'), uniqueId('u')];
+    const versions: string[] = [];
+    for (const text of ['Seat count is 5', 'Seat count is 7', 'Seat count is 9'])
+      versions.push((await store.upsert(tenant, { userId: u1, key: 'seats', text })).fact.id);
+    versions.push(
+      (await store.upsert(tenant, { userId: u1, text: 'Prefers short answers', pinned: true })).fact.id,
+    );
+    for (let i = 0; i < 120; i++)
+      await store.upsert(tenant, { userId: u1, key: `k${i}`, text: `Filler fact ${i}` });
+    const kept = await store.upsert(tenant, {
+      userId: u2,
+      key: 'seats',
+      text: 'Seat count is 3',
+      pinned: true,
+    });
+
+    const found = await drain(store.scopeItemKeys(tenant, scopeOf(u1)));
+    expect(new Set(found.map((k) => `${k.pk}|${k.sk}`)).size).toBe(found.length);
+    const versionsListed: Fact[] = [];
+    for await (const page of store.scopeFacts(tenant, scopeOf(u1))) versionsListed.push(...page);
+    expect(versionsListed).toHaveLength(124);
+    expect(versionsListed.filter((f) => f.supersededBy)).toHaveLength(2);
+    await deleteAll(found);
+
+    for (const id of versions) expect(await store.get(tenant, id)).toBeNull();
+    expect(await partition(keys.factScope(tenant, scopeOf(u1)).pk)).toEqual([]);
+    expect(await pinnedOf(tenant, u1)).toEqual([]);
+    for (const term of ['seat', 'count', 'prefer', 'short', 'answer', 'filler', 'fact', '42'])
+      expect(await postingsOf(tenant, term, u1)).toEqual([]);
+    expect(await texts(tenant, query('seat count short answers filler', { userId: u1 }))).toEqual([]);
+    expect(await texts(tenant, query('seat count', { userId: u2 }))).toEqual(['Seat count is 3']);
+    expect(await chainOf(tenant, kept.fact.id)).toEqual([kept.fact]);
+  });
+
+  it("lists one fact's chain: deleting it leaves the scope's other facts whole", async () => {
+    const tenant = uniqueId('t');
+    const a1 = await store.upsert(tenant, { key: 'a', text: 'Alpha value one', pinned: true });
+    const a2 = await store.upsert(tenant, { key: 'a', text: 'Alpha value two' });
+    const b = await store.upsert(tenant, { key: 'b', text: 'Beta value one' });
+    const at = await store.locate(tenant, a1.fact.id);
+    expect(at).toEqual({ scope: scopeOf(), lineageId: lineageIdOf({ key: 'a', text: '' }) });
+    expect(await store.locate(tenant, 'f-nothing-v1')).toBeNull();
+    await deleteAll(await drain(store.chainItemKeys(tenant, at!)));
+
+    expect(await store.get(tenant, a1.fact.id)).toBeNull();
+    expect(await store.get(tenant, a2.fact.id)).toBeNull();
+    expect(await store.current(tenant, { key: 'a', text: '' })).toBeNull();
+    expect(await pinnedOf(tenant)).toEqual([]);
+    expect(await postingsOf(tenant, 'alpha')).toEqual([]);
+    expect((await postingsOf(tenant, 'valu')).map((p) => p.factId)).toEqual([b.fact.id]);
+    expect(await chainOf(tenant, b.fact.id)).toEqual([b.fact]);
+    expect((await partition(keys.factScope(tenant, scopeOf()).pk)).map((i) => i.sk).sort()).toEqual(
+      [
+        `${lineageIdOf({ key: 'b', text: '' })}#HEAD`,
+        keys.factVersion(tenant, '*', lineageIdOf({ key: 'b', text: '' }), 1).sk,
+      ].sort(),
+    );
+    // Written again after its deletion, the key starts a new chain.
+    const again = await store.upsert(tenant, { key: 'a', text: 'Alpha value three' });
+    expect(again.fact).toMatchObject({ version: 1, id: a1.fact.id });
+    expect(again.fact).not.toHaveProperty('supersedes');
   });
 
   it('returns the same ids in the same order twice, ties broken by id', async () => {
@@ -103,26 +337,6 @@ describe('FactStore against the emulator', () => {
     expect(await texts(tenant, query('support'))).toEqual(['Support hours are 9 to 5 CET']);
   });
 
-  it('unpinning removes a fact from the pinned list', async () => {
-    const tenant = uniqueId('t');
-    await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: true });
-    expect(await texts(tenant, query('unrelated words'))).toEqual(['Answer in French']);
-    await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: false });
-    expect(await texts(tenant, query('unrelated words'))).toEqual([]);
-  });
-
-  it('serializes concurrent upserts of one key into one fact with every version counted', async () => {
-    const tenant = uniqueId('t');
-    const results = await Promise.all(
-      [1, 2, 3, 4].map((i) => store.upsert(tenant, { key: 'plan', text: `Plan is tier ${i}` })),
-    );
-    expect(new Set(results.map((r) => r.fact.id)).size).toBe(1);
-    const found = await store.search(tenant, query('plan tier'));
-    expect(found).toHaveLength(1);
-    expect(found[0]!.fact.version).toBe(4);
-    expect((await postingsOf(tenant, 'plan')).length).toBe(1);
-  });
-
   it("never reads another tenant's facts, even with the same key and id", async () => {
     const a = uniqueId('t');
     const b = uniqueId('t');
@@ -133,6 +347,7 @@ describe('FactStore against the emulator', () => {
     expect(other.fact.id).toBe(fact.id);
     expect(other.deduplicated).toBe(false);
     expect(await texts(a, query('launch code'))).toEqual(['Launch code is alpha']);
+    expect(await chainOf(a, fact.id)).toEqual([fact]);
   });
 
   it("keeps a session's facts (no user) to that session: never the tenant's, never another user's", async () => {
@@ -142,5 +357,18 @@ describe('FactStore against the emulator', () => {
     expect(await texts(tenant, { ...ask, sessionId: 's1' })).toEqual(['User: My name is Priya Raman.']);
     expect(await texts(tenant, { ...ask, sessionId: 's2', userId: 'u2' })).toEqual([]);
     expect(await texts(tenant, ask)).toEqual([]);
+  });
+
+  it('keeps a head and its version in step: the head names the current version', async () => {
+    const tenant = uniqueId('t');
+    await store.upsert(tenant, { key: 'h', text: 'First' });
+    const { fact } = await store.upsert(tenant, { key: 'h', text: 'Second' });
+    const head = await dynamo().send(
+      new GetCommand({
+        TableName: table,
+        Key: keys.factHead(tenant, scopeOf(), lineageIdOf({ key: 'h', text: '' })),
+      }),
+    );
+    expect(head.Item).toMatchObject({ factId: fact.id, version: 2, rev: 2 });
   });
 });

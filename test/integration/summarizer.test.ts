@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { factIdOf } from '../../lambdas/domain/fact-upsert';
 import type { FactInput, FactWriter } from '../../lambdas/domain/facts';
 import { defaultPolicy } from '../../lambdas/domain/policy';
 import { appendTurns, replay, type SessionEvent, type SessionRef } from '../../lambdas/domain/session';
@@ -131,7 +130,7 @@ describe('the summarizer handler against the emulator', () => {
     const events = await allEvents(ref);
     expect(events.filter((e) => e.type === 'summary_updated')).toHaveLength(1);
     const userId = `u-${ref.sessionId}`;
-    const name = await facts.get(ref.tenantId, factIdOf({ userId, key: 'user:name', text: '' }));
+    const name = await facts.current(ref.tenantId, { userId, key: 'user:name', text: '' });
     expect(name).toMatchObject({
       version: 1,
       text: 'User: My name is Priya Raman.',

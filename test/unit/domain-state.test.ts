@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { cacheDigest, normalizeQuestion, staleReason } from '../../lambdas/domain/cache';
-import { factIdOf, factInputSchema, mergeCitations, planUpsert } from '../../lambdas/domain/fact-upsert';
 import {
   type Profile,
   profileAttributesSchema,
@@ -32,55 +31,6 @@ describe('normalizeQuestion', () => {
     expect(staleReason(tied, 50, '3.0')).toBeNull();
     expect(staleReason(tied, 50, '4.0')).toBe('session_changed');
     expect(staleReason(tied, 50, '3.7')).toBe('session_changed'); // a summary rewrite, same version
-  });
-});
-
-describe('fact upsert plan', () => {
-  const input = { key: 'plan', text: 'User is on the Pro plan', citations: [{ sessionId: 's1', seq: 3 }] };
-
-  it('derives ids from scope and key, or scope and text', () => {
-    expect(factIdOf(input)).toBe(factIdOf({ ...input, text: 'other text' }));
-    expect(factIdOf(input)).not.toBe(factIdOf({ ...input, userId: 'u1' }));
-    expect(factIdOf({ text: 'a  b' })).toBe(factIdOf({ text: ' a b' }));
-    expect(factIdOf(input)).toMatch(/^f-[0-9a-f]{32}$/);
-  });
-
-  it('creates version 1, replaces with version+1, and leaves a restatement alone', () => {
-    const first = planUpsert(null, input, 7, now);
-    expect(first).toMatchObject({ changed: true, deduplicated: false, fact: { version: 1, tokens: 7 } });
-    const same = planUpsert(first.fact, input, 7, now);
-    expect(same).toMatchObject({ changed: false, deduplicated: true, fact: first.fact });
-    const replaced = planUpsert(
-      first.fact,
-      { ...input, text: 'User is on Team', citations: [{ seq: 9 }] },
-      4,
-      now,
-    );
-    expect(replaced.fact).toMatchObject({
-      version: 2,
-      text: 'User is on Team',
-      tokens: 4,
-      citations: [{ seq: 9 }],
-    });
-    expect(replaced.fact.createdAt).toBe(first.fact.createdAt);
-  });
-
-  it('merges citations of a restated fact, distinct and capped', () => {
-    const first = planUpsert(null, input, 7, now);
-    const again = planUpsert(
-      first.fact,
-      { ...input, citations: [{ seq: 5 }, { sessionId: 's1', seq: 3 }] },
-      7,
-      now,
-    );
-    expect(again.fact.citations).toEqual([{ sessionId: 's1', seq: 3 }, { seq: 5 }]);
-    expect(mergeCitations(Array.from({ length: 40 }, (_, seq) => ({ seq }))).length).toBe(32);
-  });
-
-  it('refuses empty text and ids with #', () => {
-    expect(factInputSchema.safeParse({ text: '  ' }).success).toBe(false);
-    expect(factInputSchema.safeParse({ text: 'x', userId: 'a#b' }).success).toBe(false);
-    expect(factInputSchema.safeParse({ text: 'x', extra: 1 }).success).toBe(false);
   });
 });
 
