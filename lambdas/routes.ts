@@ -36,6 +36,7 @@ export const routes: RouteSpec[] = [
   { method: 'POST', path: '/v1/sessions/{sessionId}/tools/{toolName}/invocations', fn: 'tools' },
   { method: 'POST', path: '/v1/facts', fn: 'facts' },
   { method: 'GET', path: '/v1/facts', fn: 'facts' },
+  { method: 'GET', path: '/v1/facts/{factId}/history', fn: 'facts' },
   { method: 'PUT', path: '/v1/users/{userId}/profile', fn: 'profiles' },
   { method: 'GET', path: '/v1/users/{userId}/profile', fn: 'profiles' },
   { method: 'PUT', path: '/v1/cache', fn: 'cache' },
