@@ -11,7 +11,7 @@ const fieldsOf = (body: { error: { details: { fields: { path: string }[] } } }) 
   body.error.details.fields.map((f) => f.path);
 
 describe('facts over HTTP', () => {
-  it('upserts by key and finds the newest version, for its tenant only', async () => {
+  it('supersedes by key: the new value is a new version, the old one history, for its tenant only', async () => {
     const first = await call('POST', '/v1/facts', {
       body: {
         key: 'sla',
@@ -21,18 +21,94 @@ describe('facts over HTTP', () => {
     });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ deduplicated: false, fact: { version: 1, pinned: false } });
+    const again = await call('POST', '/v1/facts', {
+      body: { key: 'sla', text: 'Premium SLA response time is 4 hours' },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ deduplicated: true, fact: first.body.fact });
     const second = await call('POST', '/v1/facts', {
       body: { key: 'sla', text: 'Premium SLA response time is 2 hours' },
     });
-    expect(second.status).toBe(200);
-    expect(second.body).toMatchObject({ deduplicated: true, fact: { id: first.body.fact.id, version: 2 } });
+    expect(second.status).toBe(201);
+    expect(second.body).toMatchObject({
+      deduplicated: false,
+      fact: { version: 2, supersedes: first.body.fact.id, citations: [{ sessionId: 's1', seq: 2 }] },
+    });
+    expect(second.body.fact.id).not.toBe(first.body.fact.id);
 
-    const found = await call('GET', '/v1/facts?query=premium%20SLA%20response&limit=5');
+    const found = await call('GET', '/v1/facts?query=premium%20SLA%20response%204%20hours&limit=5');
     expect(found.status).toBe(200);
     expect(found.body.facts).toHaveLength(1);
     expect(found.body.facts[0]).toMatchObject({ text: 'Premium SLA response time is 2 hours', version: 2 });
     expect(found.body.facts[0].score).toBeGreaterThan(0);
     expect((await call('GET', '/v1/facts?query=premium%20SLA', { key: tenantB.key })).body.facts).toEqual([]);
+
+    const history = await call('GET', `/v1/facts/${first.body.fact.id}/history`);
+    expect(history.status).toBe(200);
+    expect(history.body).toEqual({
+      facts: [
+        second.body.fact,
+        { ...first.body.fact, supersededBy: second.body.fact.id, validUntil: second.body.fact.createdAt },
+      ],
+    });
+    const other = await call('GET', `/v1/facts/${first.body.fact.id}/history`, { key: tenantB.key });
+    expect(other.status).toBe(404);
+  });
+
+  it('pages the history newest first; 404 for an unknown id, 400 naming a bad one', async () => {
+    const key = uniqueId('k');
+    const ids: string[] = [];
+    for (const hours of [8, 6, 4]) {
+      const res = await call('POST', '/v1/facts', { body: { key, text: `Response time is ${hours} hours` } });
+      expect(res.status).toBe(201);
+      ids.push(res.body.fact.id);
+    }
+    const page1 = await call('GET', `/v1/facts/${ids[2]}/history?limit=2`);
+    expect(page1.body.facts.map((f: { id: string }) => f.id)).toEqual([ids[2], ids[1]]);
+    expect(page1.body.next).toBe(2);
+    const page2 = await call('GET', `/v1/facts/${ids[0]}/history?limit=2&before=${page1.body.next}`);
+    expect(page2.body).toEqual({ facts: [expect.objectContaining({ id: ids[0], supersededBy: ids[1] })] });
+
+    const missing = await call('GET', `/v1/facts/${uniqueId('f')}/history`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+    const bad = await call('GET', '/v1/facts/not*an*id/history');
+    expect(bad.status).toBe(400);
+    expect(fieldsOf(bad.body)).toEqual(['factId']);
+    const badPage = await call('GET', `/v1/facts/${ids[0]}/history?limit=0&before=x`);
+    expect(badPage.status).toBe(400);
+    expect(fieldsOf(badPage.body).sort()).toEqual(['before', 'limit']);
+  });
+
+  it('never puts a superseded value in a context, pinned or found by the question', async () => {
+    const sessionId = uniqueId('s');
+    const userId = uniqueId('u');
+    const turns = [{ role: 'user', content: 'Where will my order be shipped?' }];
+    expect(
+      (await call('POST', `/v1/sessions/${sessionId}/turns`, { body: { expectedVersion: 0, turns, userId } }))
+        .status,
+    ).toBe(200);
+    await call('POST', '/v1/facts', {
+      body: { userId, key: 'address', text: 'Orders ship to Rua Augusta 12, Lisbon', pinned: true },
+    });
+    await call('POST', '/v1/facts', {
+      body: { userId, key: 'carrier', text: 'Orders ship with DHL Express' },
+    });
+    await call('POST', '/v1/facts', {
+      body: { userId, key: 'address', text: 'Orders ship to Avenida 5, Porto' },
+    });
+    await call('POST', '/v1/facts', {
+      body: { userId, key: 'carrier', text: 'Orders ship with UPS Standard' },
+    });
+    const built = await call('POST', `/v1/sessions/${sessionId}/context`, {
+      body: { route: 'default', input: 'Where do orders ship to: Lisbon or Porto? DHL or UPS?', userId },
+    });
+    expect(built.status).toBe(200);
+    const served = JSON.stringify(built.body.messages);
+    expect(served).toContain('Avenida 5, Porto');
+    expect(served).toContain('UPS Standard');
+    expect(served).not.toContain('Rua Augusta');
+    expect(served).not.toContain('DHL Express');
   });
 
   it('names the failing fields of bad input', async () => {
