@@ -38,6 +38,25 @@ export function installEmulator(progress: Progress = quiet): string {
   return PYTHON;
 }
 
+/**
+ * Python tools of the developer-facing tests (test/dx), pinned: the generator of the Python client and
+ * the schema fuzzer. Same virtualenv as moto (pip found no conflict with moto's dependencies); setuptools
+ * builds the generated client, and Python >= 3.12 no longer puts it in a new virtualenv.
+ */
+export const DX_TOOLS = ['openapi-python-client==0.29.1', 'schemathesis==4.32.5', 'setuptools==80.9.0'];
+const DX_MARKER = path.join(VENV, `.dx-${DX_TOOLS.join('_')}`);
+
+/** Installs DX_TOOLS into .venv (and moto first, if needed) unless these versions are there; returns .venv/bin. */
+export function installDxTools(progress: Progress = quiet): string {
+  installEmulator(progress);
+  if (!fs.existsSync(DX_MARKER)) {
+    progress(`installing ${DX_TOOLS.join(', ')} into .venv (once)`);
+    pipInstall(PYTHON, DX_TOOLS);
+    fs.writeFileSync(DX_MARKER, `${new Date().toISOString()}\n`);
+  }
+  return path.dirname(PYTHON);
+}
+
 /** Starts moto on a free loopback port and resolves once it answers. */
 export async function startEmulator(progress: Progress = quiet): Promise<Emulator> {
   const python = installEmulator(progress);
@@ -81,6 +100,8 @@ if (require.main === module && process.argv[2] === 'install') {
   const progress = (m: string) => console.error(m);
   installEmulator(progress);
   console.error(`moto ${MOTO_VERSION} is installed in .venv`);
+  installDxTools(progress);
+  console.error(`${DX_TOOLS.join(', ')} are installed in .venv (test/dx)`);
   installDynamoDbLocal(progress).then(
     (dir) => console.error(`DynamoDB Local is installed in ${path.relative(ROOT, dir)}`),
     (err: Error) => {

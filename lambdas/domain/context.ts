@@ -22,9 +22,23 @@ const tokens = z.number().int().min(0).max(1_000_000);
  * but not free, and no policy's input cap needs more (64 KiB is ~16,000 tokens of prose). */
 export const MAX_INPUT_BYTES = 64 * 1024;
 
+/**
+ * A policy reference as a request names it: `name` (latest), `name@<version>` (immutable) or
+ * `name:<label>` (movable). The pattern says in the schema (and so in the OpenAPI document) what
+ * parseRouteRef checks; parseRouteRef still runs and names the part at fault.
+ */
+export const routeRefSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,63}(?:@(?:[1-9]\d{0,5}|1000000)|:(?![aA][wW][sS]|[sS][sS][mM])[A-Za-z][A-Za-z0-9_.-]{0,99})?$/,
+    '`name`, `name@<version>` or `name:<label>`',
+  );
+
 export const contextRequestSchema = z.strictObject({
   /** `name` (latest), `name@<version>` (immutable) or `name:<label>` (movable) */
-  route: z.string().min(1).max(200),
+  route: routeRefSchema,
   input: z
     .string()
     .min(1)

@@ -23,8 +23,8 @@ type Obj = z.ZodObject<z.ZodRawShape>;
 
 interface Answer {
   description: string;
-  /** a component name from `components`, or an inline schema */
-  body: string;
+  /** a component name from `components`; none: an empty answer */
+  body?: string;
   headers?: Record<string, { description: string; schema: z.ZodType }>;
 }
 
@@ -64,6 +64,8 @@ const responseComponents: Record<string, z.ZodType> = {
   Profile: res.profileSchema,
   CachePutAnswer: res.cachePutAnswerSchema,
   CacheGetAnswer: res.cacheGetAnswerSchema,
+  // named: openapi-python-client 0.29 drops an unnamed object inside a union inside a union member
+  CacheAnswer: res.cacheAnswerSchema,
   OpenApiDocument: z.record(z.string(), z.unknown()),
 };
 
@@ -84,6 +86,10 @@ const common: Record<number, Answer> = {
   },
   403: { description: "unknown key (API Gateway's {message})", body: 'GatewayError' },
   413: error('payload_too_large: body over 256 KiB'),
+  431: {
+    description:
+      'request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB)',
+  },
   500: error('internal_error: a bug or a misconfiguration'),
   503: error('store_unavailable: a store is down, late or throttling (Retry-After)', {
     'retry-after': retryAfter,
@@ -258,12 +264,26 @@ export const operations: Record<string, Operation> = {
 
 const publicRoutes = new Set(routes.filter((r) => r.public).map((r) => `${r.method} ${r.path}`));
 
+/**
+ * zod writes `propertyNames: {type: "string"}` for every record: always true of JSON object keys, and
+ * it makes openapi-python-client drop the schema from a union (CacheGetAnswer's `answer`). Left out.
+ */
+function tidy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(tidy);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k, v]) => !(k === 'propertyNames' && JSON.stringify(v) === '{"type":"string"}'))
+      .map(([k, v]) => [k, tidy(v)]),
+  );
+}
+
 const convert = (schema: z.ZodType, io: 'input' | 'output') => {
   const { $schema: _, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
     string,
     unknown
   >;
-  return json;
+  return tidy(json) as Record<string, unknown>;
 };
 
 function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output') {
@@ -274,7 +294,9 @@ function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output') 
     unrepresentable: 'any',
     uri: (id) => `#/components/schemas/${id}`,
   }) as { schemas: Record<string, Record<string, unknown>> };
-  return Object.fromEntries(Object.entries(out).map(([id, { $schema: _s, $id: _i, ...json }]) => [id, json]));
+  return Object.fromEntries(
+    Object.entries(out).map(([id, { $schema: _s, $id: _i, ...json }]) => [id, tidy(json)]),
+  );
 }
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -327,7 +349,7 @@ function operationObject(routeKey: string, op: Operation) {
                 ),
               }
             : {}),
-          content: { 'application/json': { schema: ref(a.body) } },
+          ...(a.body ? { content: { 'application/json': { schema: ref(a.body) } } } : {}),
         },
       ]),
     ),
@@ -349,7 +371,7 @@ export function openApiDocument(): Record<string, unknown> {
     openapi: '3.1.0',
     info: {
       title: 'context-plane',
-      version: 'v1',
+      version: '1.0.0',
       description:
         'Serverless state layer for LLM applications: budgeted context, session memory with compare-and-swap, exactly-once tools.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },

@@ -260,10 +260,13 @@ export const cachePutAnswerSchema = z.object({
   expiresAt: z.number().int(),
 });
 
+/** a stored answer: text or a JSON object */
+export const cacheAnswerSchema = z.union([z.string(), z.record(z.string(), z.unknown())]);
+
 export const cacheGetAnswerSchema = z.union([
   z.object({
     hit: z.literal(true),
-    answer: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    answer: cacheAnswerSchema,
     createdAt: isoDate,
   }),
   z.object({ hit: z.literal(false) }),
