@@ -175,6 +175,40 @@ describe('the summarizer handler against the emulator', () => {
     expect(replay(ref, await allEvents(ref))).toEqual(after);
   });
 
+  it('supersedes a durable fact when a later job hears a new value: one current, the old one history', async () => {
+    const ref = newRef();
+    const userId = `u-${ref.sessionId}`;
+    const first = await appendConversation(ref, scriptedConversation(60));
+    await run(recordOf(jobOf(ref, first.version, first.lastSeq)));
+    const before = await facts.current(ref.tenantId, { userId, key: 'user:budget', text: '' });
+    expect(before).toMatchObject({ version: 1, text: expect.stringContaining('12,000') });
+    const changed = [{ index: 10, text: 'My budget is now 15,000 euros.', key: 'user:budget' }];
+    const second = await appendConversation(ref, scriptedConversation(60, changed, 'more'));
+    await run(recordOf(jobOf(ref, second.version, second.lastSeq)));
+
+    const now = await facts.current(ref.tenantId, { userId, key: 'user:budget', text: '' });
+    expect(now).toMatchObject({
+      version: 2,
+      supersedes: before!.id,
+      text: expect.stringContaining('15,000'),
+      citations: [expect.objectContaining({ sessionId: ref.sessionId, ref: 'more-11' })],
+    });
+    expect((await facts.history(ref.tenantId, before!.id, { limit: 10 }))?.facts).toEqual([
+      now,
+      { ...before, supersededBy: now!.id, validUntil: now!.createdAt },
+    ]);
+    const found = await facts.search(ref.tenantId, {
+      userId,
+      query: 'what is my budget',
+      topK: 10,
+      halfLifeDays: 30,
+      pinnedBoost: 2,
+      minScore: 0,
+      now: new Date(),
+    });
+    expect(found.map((f) => f.fact.text).filter((t) => t.includes('budget'))).toEqual([now!.text]);
+  });
+
   it('skips a stale job whose turns a newer summary already covers', async () => {
     const ref = newRef();
     const first = await appendConversation(ref, scriptedConversation(60));
