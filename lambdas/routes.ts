@@ -50,3 +50,19 @@ export const entryOf = (fn: FunctionName | 'authorizer' | string) => `lambdas/ha
 export const queueConsumers: { queueEnv: string; fn: FunctionName }[] = [
   { queueEnv: envNames.summaryQueueUrl, fn: 'summarizer' },
 ];
+
+/**
+ * CORS, for a browser page on another origin (the inspector served by `npm start`, pointed at a
+ * deployed stack). API Gateway answers the preflight from this configuration and the local server
+ * answers the same way. No credentials: the key travels in the Authorization header, never a cookie,
+ * so an allowed origin gains nothing a script without the key could not already do.
+ */
+export const cors = {
+  /** the construct's default `corsOrigins`: the inspector page of a local `npm start` on port 3000 */
+  defaultOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
+  allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'prefer', 'x-correlation-id'],
+  /** every method a route uses */
+  allowMethods: [...new Set(routes.map((r) => r.method))],
+  exposeHeaders: ['x-correlation-id', 'retry-after', 'idempotent-replayed'],
+  maxAgeSeconds: 600,
+} as const;

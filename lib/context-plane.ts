@@ -14,7 +14,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { type EnvKey, envNames } from '../lambdas/config';
 import { defaultPolicy, policySchema } from '../lambdas/domain/policy';
-import { entryOf, type FunctionName, routes } from '../lambdas/routes';
+import { cors, entryOf, type FunctionName, routes } from '../lambdas/routes';
 import { contextDashboard } from './dashboard';
 import { type FunctionSpec, functionSpecs, type TableName } from './functions';
 
@@ -46,6 +46,10 @@ export interface ContextPlaneProps {
   readonly policyLabelTtl?: Duration;
   /** Alarm when the context function's p95 duration stays above this. @default 1 s */
   readonly contextLatencyThreshold?: Duration;
+  /** Browser origins allowed to call the API (CORS), e.g. where you open the inspector page. No
+   * credentials are allowed (the key is a bearer header), so an origin gets nothing without a key.
+   * `[]` turns CORS off. @default ['http://localhost:3000', 'http://127.0.0.1:3000'] (`npm start`'s inspector) */
+  readonly corsOrigins?: string[];
 }
 
 /** A table of ours: its key schema and the environment variable that carries its name. */
@@ -196,7 +200,7 @@ export class ContextPlane extends Construct {
       Object.entries(specs).map(([name, spec]) => [name, this.fn(name, spec)]),
     ) as Record<FunctionName | 'authorizer', NodejsFunction>;
 
-    this.api = this.httpApi();
+    this.api = this.httpApi(props.corsOrigins ?? [...cors.defaultOrigins]);
     const latencyThresholdMs = (props.contextLatencyThreshold ?? Duration.seconds(1)).toMilliseconds();
     this.contextLatencyAlarm = this.functions.context
       .metricDuration({ statistic: 'p95', period: Duration.minutes(5) })
@@ -273,7 +277,7 @@ export class ContextPlane extends Construct {
     return fn;
   }
 
-  private httpApi(): apigw.HttpApi {
+  private httpApi(corsOrigins: string[]): apigw.HttpApi {
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -286,6 +290,17 @@ export class ContextPlane extends Construct {
     const api = new apigw.HttpApi(this, 'Api', {
       description: 'context-plane HTTP API v1',
       createDefaultStage: false,
+      // API Gateway answers the preflight itself, before the authorizer (a preflight carries no key).
+      corsPreflight: corsOrigins.length
+        ? {
+            allowOrigins: corsOrigins,
+            allowHeaders: [...cors.allowHeaders],
+            allowMethods: cors.allowMethods.map((m) => apigw.CorsHttpMethod[m]),
+            exposeHeaders: [...cors.exposeHeaders],
+            maxAge: Duration.seconds(cors.maxAgeSeconds),
+            allowCredentials: false,
+          }
+        : undefined,
     });
     new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: api,

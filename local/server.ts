@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { entryOf, type RouteSpec, routes } from '../lambdas/routes';
+import { cors, entryOf, type RouteSpec, routes } from '../lambdas/routes';
+import { inspectorAsset } from './inspector';
 
 /**
  * The local API Gateway: turns each HTTP request into an HTTP API (payload 2.0) event and invokes the
  * same handler modules Lambda runs, the authorizer included, with API Gateway's own answers where it
- * answers itself (401 without a key, 403 for a denied one, 404 for no route, 413 past 10 MB).
+ * answers itself (401 without a key, 403 for a denied one, 404 for no route, 413 past 10 MB, the CORS
+ * preflight). Also serves the inspector page at /inspector.
  */
 
 const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
@@ -85,7 +87,36 @@ export function lambdaContext(functionName: string): Context {
   };
 }
 
-export function createApiServer(): http.Server {
+/** Origins the local API allows (CORS), like the construct's `corsOrigins`: `CONTEXT_PLANE_CORS_ORIGINS`
+ * (comma-separated, empty for none), else the construct's default. */
+export function corsOriginsFromEnv(value = process.env.CONTEXT_PLANE_CORS_ORIGINS): string[] {
+  if (value === undefined) return [...cors.defaultOrigins];
+  return value
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+}
+
+/** What API Gateway's CORS configuration adds: the preflight's answer (an OPTIONS with an allowed
+ * origin), or the headers every other answer to an allowed origin carries. */
+export function corsHeaders(
+  allowed: readonly string[],
+  origin: string | undefined,
+  preflight: boolean,
+): Record<string, string> {
+  if (!origin || !(allowed.includes(origin) || allowed.includes('*'))) return {};
+  const common = { 'access-control-allow-origin': allowed.includes('*') ? '*' : origin, vary: 'origin' };
+  if (!preflight) return { ...common, 'access-control-expose-headers': cors.exposeHeaders.join(',') };
+  return {
+    ...common,
+    'access-control-allow-methods': cors.allowMethods.join(','),
+    'access-control-allow-headers': cors.allowHeaders.join(','),
+    'access-control-max-age': String(cors.maxAgeSeconds),
+  };
+}
+
+export function createApiServer(options: { corsOrigins?: string[] } = {}): http.Server {
+  const corsOrigins = options.corsOrigins ?? corsOriginsFromEnv();
   type Answer = { isAuthorized: boolean; context?: Record<string, unknown> };
   const authorizerCache = new Map<string, { answer: Answer; until: number }>();
 
@@ -105,11 +136,21 @@ export function createApiServer(): http.Server {
   }
 
   return http.createServer(async (req, res) => {
+    const origin = req.headers.origin;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        ...headers,
+        ...corsHeaders(corsOrigins, origin, false),
+      });
+      res.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
     };
     try {
+      // A CORS preflight: answered before any route or key, as API Gateway does when CORS is configured.
+      if (req.method === 'OPTIONS' && origin && req.headers['access-control-request-method']) {
+        res.writeHead(204, corsHeaders(corsOrigins, origin, true));
+        return res.end();
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
@@ -118,6 +159,10 @@ export function createApiServer(): http.Server {
         chunks.push(chunk as Buffer);
       }
       const url = new URL(req.url ?? '/', 'http://local');
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        const asset = inspectorAsset(url.pathname);
+        if (asset) return send(asset.status, req.method === 'HEAD' ? '' : asset.body, asset.headers);
+      }
       const found = match(req.method ?? 'GET', url.pathname);
       if (!found) return send(404, { message: 'Not Found' });
       const event = toEvent(req, url, found.route, found.params, Buffer.concat(chunks));
