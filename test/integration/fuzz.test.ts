@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { cacheGetSchema, cachePutSchema } from '../../lambdas/domain/cache';
 import { contextRequestSchema } from '../../lambdas/domain/context';
-import { factInputSchema } from '../../lambdas/domain/fact-upsert';
+import {
+  factHistoryQuerySchema,
+  factInputSchema,
+  lineageIdOf,
+  versionIdOf,
+} from '../../lambdas/domain/fact-upsert';
 import { idSchema } from '../../lambdas/domain/ids';
 import { toolSchema } from '../../lambdas/domain/policy';
 import { profilePutSchema } from '../../lambdas/domain/profile';
@@ -17,6 +22,7 @@ import * as profiles from '../../lambdas/handlers/profiles';
 import * as sessions from '../../lambdas/handlers/sessions';
 import * as tools from '../../lambdas/handlers/tools';
 import { routes } from '../../lambdas/routes';
+import { FactStore } from '../../lambdas/stores/fact-store';
 import { PolicyStore } from '../../lambdas/stores/policy-store';
 import { lambdaContext, match } from '../../local/server';
 import { uniqueId } from '../support/ids';
@@ -35,6 +41,8 @@ const RUNS = 130;
 const tenantId = uniqueId('fuzz');
 const policyRoute = uniqueId('fuzz').toLowerCase();
 const sessionPool = ['fz-1', 'fz-2', 'fz-3'];
+/** versions 1-3 of a tenant-wide fact (seeded), so history requests reach a real chain */
+const factPool = [1, 2, 3].map((v) => versionIdOf(lineageIdOf({ key: 'k-1', text: '' }), v));
 
 // --- arbitraries from a zod schema, through its JSON Schema (so a new field is fuzzed as it lands) ---
 
@@ -231,6 +239,7 @@ const biased = (a: fc.Arbitrary<unknown>, fields: Record<string, fc.Arbitrary<un
     .tuple(a, fc.record(fields), fc.nat(3))
     .map(([v, over, use]) => (use && v && typeof v === 'object' ? { ...v, ...over } : v));
 const policyRouteArb = fc.constantFrom('default', policyRoute);
+const factId = fc.oneof(fc.constantFrom(...factPool), arbitraryOf(idSchema) as fc.Arbitrary<string>);
 
 const fuzzed: Record<string, Fuzzed> = {
   'GET /v1/health': { handler: health.handler, batch: 20 },
@@ -267,8 +276,16 @@ const fuzzed: Record<string, Fuzzed> = {
       { nil: {} },
     ) as fc.Arbitrary<Record<string, string>>,
   },
-  'POST /v1/facts': { handler: facts.handler, body: arbitraryOf(factInputSchema) },
+  'POST /v1/facts': {
+    handler: facts.handler,
+    body: biased(arbitraryOf(factInputSchema), { key: fc.constantFrom('k-1', 'k-2') }),
+  },
   'GET /v1/facts': { handler: facts.handler, query: facts.searchQuery },
+  'GET /v1/facts/{factId}/history': {
+    handler: facts.handler,
+    params: { factId },
+    query: factHistoryQuerySchema,
+  },
   'PUT /v1/users/{userId}/profile': {
     handler: profiles.handler,
     params: { userId },
@@ -341,6 +358,10 @@ beforeAll(async () => {
     systemPrompt: 'You are fuzzed.',
     tools: [{ name: 'echo', kind: 'http', url, timeoutMs: 2000, inputSchema: { type: 'object' } }],
   });
+});
+beforeAll(async () => {
+  for (const text of ['Fuzz fact one', 'Fuzz fact two', 'Fuzz fact three'])
+    await new FactStore().upsert(tenantId, { key: 'k-1', text });
 });
 afterAll(() => new Promise<void>((r) => toolServer?.close(() => r())));
 
