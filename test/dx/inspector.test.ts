@@ -53,6 +53,7 @@ const freePort = () =>
   });
 
 beforeAll(async () => {
+  expect(fs.existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install -y chromium`).toBe(true);
   port = await freePort();
   pageOrigin = `http://localhost:${port}`;
   server = await startProcess({
@@ -67,7 +68,6 @@ beforeAll(async () => {
     userId: `u-priya-${id}`,
     route: `inspect-${id}`,
   });
-  expect(fs.existsSync(CHROMIUM), `${CHROMIUM} missing: apt-get install -y chromium`).toBe(true);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
