@@ -587,12 +587,17 @@ async function buildContext() {
   const body = { route: $('ctx-route').value.trim(), input };
   if (state.userId) body.userId = state.userId;
   if (Object.keys(budget).length) body.budget = budget;
+  let ms = 0;
   const started = performance.now();
-  const ctx = await api(`/v1/sessions/${enc(state.sessionId)}/context`, { method: 'POST', body });
-  const ms = performance.now() - started;
-  // The facts this input retrieves first, so that a dropped fact links to its card.
+  // The facts this input retrieves, alongside: rendered first, so that a dropped fact links to its card.
   $('facts-query').value = input;
-  await loadFacts(input);
+  const [ctx] = await Promise.all([
+    api(`/v1/sessions/${enc(state.sessionId)}/context`, { method: 'POST', body }).then((c) => {
+      ms = performance.now() - started;
+      return c;
+    }),
+    loadFacts(input),
+  ]);
   renderContext(ctx);
   return `Built in ${ms.toFixed(0)} ms (round trip): ${fmt(ctx.usage.tokensTotal)} tokens.`;
 }
