@@ -16,6 +16,11 @@ export const envNames = {
   profilesTable: 'CP_PROFILES_TABLE',
   cacheTable: 'CP_CACHE_TABLE',
   recallTable: 'CP_RECALL_TABLE',
+  /** tombstones, ownership listings (user -> sessions, session -> owned items), deletion records */
+  registryTable: 'CP_REGISTRY_TABLE',
+  deletionQueueUrl: 'CP_DELETION_QUEUE_URL',
+  /** a deletion sweeps once more after this long: every write begun before it started has landed */
+  deletionGraceSeconds: 'CP_DELETION_GRACE_SECONDS',
   /** the context builder's deadline per store read (a late store is left out, reported as degraded) */
   storeDeadlineMs: 'CP_STORE_DEADLINE_MS',
   /** every store call (DynamoDB, SSM, SQS) is cancelled past this, then answers 503 */

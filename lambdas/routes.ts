@@ -13,8 +13,11 @@ export const functionNames = [
   'profiles',
   'cache',
   'context',
+  'deletions',
   // no route: consumes the summary queue (see queueConsumers)
   'summarizer',
+  // no route: consumes the deletion queue
+  'deleter',
 ] as const;
 export type FunctionName = (typeof functionNames)[number];
 
@@ -41,6 +44,10 @@ export const routes: RouteSpec[] = [
   { method: 'GET', path: '/v1/users/{userId}/profile', fn: 'profiles' },
   { method: 'PUT', path: '/v1/cache', fn: 'cache' },
   { method: 'GET', path: '/v1/cache', fn: 'cache' },
+  { method: 'DELETE', path: '/v1/sessions/{sessionId}', fn: 'deletions' },
+  { method: 'DELETE', path: '/v1/users/{userId}', fn: 'deletions' },
+  { method: 'DELETE', path: '/v1/facts/{factId}', fn: 'deletions' },
+  { method: 'GET', path: '/v1/deletions/{id}', fn: 'deletions' },
 ];
 
 /** Where each function's handler module lives, relative to the repository root. */
@@ -49,6 +56,7 @@ export const entryOf = (fn: FunctionName | 'authorizer' | string) => `lambdas/ha
 /** Queues whose messages a function consumes (an SQS event source in AWS, a poller locally). */
 export const queueConsumers: { queueEnv: string; fn: FunctionName }[] = [
   { queueEnv: envNames.summaryQueueUrl, fn: 'summarizer' },
+  { queueEnv: envNames.deletionQueueUrl, fn: 'deleter' },
 ];
 
 /**

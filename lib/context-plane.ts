@@ -46,6 +46,9 @@ export interface ContextPlaneProps {
   readonly policyLabelTtl?: Duration;
   /** Alarm when the context function's p95 duration stays above this. @default 1 s */
   readonly contextLatencyThreshold?: Duration;
+  /** A deletion runs its steps once more after this long, so a write begun before its tombstone and
+   * landed after its first pass goes too: above the longest function timeout (tools, 90 s). @default 120 s */
+  readonly deletionGrace?: Duration;
   /** Browser origins allowed to call the API (CORS), e.g. where you open the inspector page. No
    * credentials are allowed (the key is a bearer header), so an origin gets nothing without a key.
    * `[]` turns CORS off. @default ['http://localhost:3000', 'http://127.0.0.1:3000'] (`npm start`'s inspector) */
@@ -69,6 +72,10 @@ const ROOT = path.join(__dirname, '..');
 export class ContextPlane extends Construct {
   readonly tables: Readonly<Record<TableName, dynamodb.Table>>;
   readonly summaryQueue: sqs.Queue;
+  /** deletion jobs (DELETE /v1/sessions|users|facts), consumed by the deleter function */
+  readonly deletionQueue: sqs.Queue;
+  readonly deletionDeadLetterQueue: sqs.Queue;
+  readonly deletionDeadLetterAlarm: cloudwatch.Alarm;
   readonly summaryDeadLetterQueue: sqs.Queue;
   readonly deadLetterAlarm: cloudwatch.Alarm;
   readonly policyPrefix: string;
@@ -110,6 +117,12 @@ export class ContextPlane extends Construct {
         env: 'recallTable',
         sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       }),
+      // Tombstones, what belongs to whom (user -> sessions, session -> owned items) and deletion records.
+      registry: this.table('Registry', {
+        env: 'registryTable',
+        sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+        ttl: true,
+      }),
     };
 
     // Explicit .fifo names: some CloudFormation implementations (moto) do not derive them.
@@ -133,6 +146,31 @@ export class ContextPlane extends Construct {
       },
     });
     this.environment[envNames.summaryQueueUrl] = this.summaryQueue.queueUrl;
+    this.deletionDeadLetterQueue = new sqs.Queue(this, 'DeletionDLQ', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+    this.deletionQueue = new sqs.Queue(this, 'DeletionQueue', {
+      // Above 6x the deleter's timeout (5 min): a run cut short is received again, and resumes.
+      visibilityTimeout: Duration.minutes(30),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.deletionDeadLetterQueue, maxReceiveCount: 10 },
+    });
+    this.environment[envNames.deletionQueueUrl] = this.deletionQueue.queueUrl;
+    this.environment[envNames.deletionGraceSeconds] = String(
+      (props.deletionGrace ?? Duration.seconds(120)).toSeconds(),
+    );
+    this.deletionDeadLetterAlarm = this.deletionDeadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
+      .createAlarm(this, 'DeletionDLQDepthAlarm', {
+        alarmDescription: 'A deletion keeps failing: its record says how far it got (GET /v1/deletions/{id})',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     this.deadLetterAlarm = this.summaryDeadLetterQueue
       .metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
@@ -192,6 +230,7 @@ export class ContextPlane extends Construct {
       scope: this,
       tables: this.tables,
       summaryQueue: this.summaryQueue,
+      deletionQueue: this.deletionQueue,
       policyArn,
       summaryModelArns: props.summaryModelArns,
       toolFunctionArns: this.toolFunctionArns,

@@ -16,7 +16,8 @@ export type TableName =
   | 'facts'
   | 'profiles'
   | 'cache'
-  | 'recall';
+  | 'recall'
+  | 'registry';
 
 /** What a function needs: the resources it may touch and how. Least privilege, one function at a time. */
 export interface FunctionSpec {
@@ -33,6 +34,7 @@ interface Resources {
   scope: Construct;
   tables: Readonly<Record<TableName, dynamodb.Table>>;
   summaryQueue: sqs.Queue;
+  deletionQueue: sqs.Queue;
   /** every policy parameter of this deployment (routes are published after deploy) */
   policyArn: string;
   summaryModelArns?: string[];
@@ -52,6 +54,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
   const readPolicies = (f: NodejsFunction) =>
     f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [r.policyArn] }));
   const specs: Record<FunctionName | 'authorizer', FunctionSpec> = {
+    ...deletionSpecs(r),
     // One GetItem per key (API Gateway caches the answer).
     authorizer: { env: ['tenantsTable'], grant: (f) => allow(f, t.tenants, ['GetItem']) },
     health: {
@@ -64,6 +67,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         'profilesTable',
         'cacheTable',
         'recallTable',
+        'registryTable',
         'summaryQueueUrl',
         'policyPrefix',
       ],
@@ -100,6 +104,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         'eventRetentionSeconds',
         'summaryQueueUrl',
         'policyPrefix',
+        'registryTable',
       ],
       tokenizes: true,
       grant: (f) => {
@@ -108,6 +113,8 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         allow(f, t.events, ['PutItem', 'Query']);
         // Append receipts (Idempotency-Key): read before, Put in the append's transaction.
         allow(f, t.idempotency, ['GetItem', 'PutItem']);
+        // In the append's transaction: the tombstones checked, the user -> session and receipt listings.
+        allow(f, t.registry, ['ConditionCheckItem', 'PutItem']);
         r.summaryQueue.grantSendMessages(f);
         readPolicies(f);
       },
@@ -120,6 +127,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         'policyPrefix',
         'sessionTtlSeconds',
         'eventRetentionSeconds',
+        'registryTable',
       ],
       // A tool may run 60 s (the registry's cap) after a wait of up to 10 s (Prefer: wait), plus the writes.
       timeout: Duration.seconds(90),
@@ -135,6 +143,9 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         );
         allow(['dynamodb:GetItem', 'dynamodb:PutItem'], [t.sessions.tableArn]);
         allow(['dynamodb:PutItem', 'dynamodb:Query'], [t.events.tableArn]);
+        // The session's tombstone (read before a call, checked in the event's transaction); the
+        // record's listing under the session.
+        allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], [t.registry.tableArn]);
         readPolicies(f);
         // Lambda tools come from the registry at run time: only the functions the construct allows.
         allow(['lambda:InvokeFunction'], r.toolFunctionArns);
@@ -147,14 +158,20 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       grant: (f) => allow(f, t.facts, ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchGetItem']),
     },
     profiles: {
-      env: ['profilesTable'],
+      env: ['profilesTable', 'registryTable'],
       tokenizes: true,
-      grant: (f) => allow(f, t.profiles, ['GetItem', 'PutItem']),
+      grant: (f) => {
+        allow(f, t.profiles, ['GetItem', 'PutItem']);
+        // The user's tombstone: no profile for a user being deleted.
+        allow(f, t.registry, ['GetItem']);
+      },
     },
     cache: {
-      env: ['cacheTable', 'sessionsTable'],
+      env: ['cacheTable', 'sessionsTable', 'registryTable'],
       grant: (f) => {
         allow(f, t.cache, ['GetItem', 'PutItem']);
+        // The session's tombstone, and the entry's listing under the session.
+        allow(f, t.registry, ['GetItem', 'PutItem']);
         // One consistent GetItem of the session: an entry tied to a session misses once it moved.
         allow(f, t.sessions, ['GetItem']);
       },
@@ -190,6 +207,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         'recallTable',
         'policyPrefix',
         'eventRetentionSeconds',
+        'registryTable',
       ],
       tokenizes: true,
       // A Bedrock call can take tens of seconds; the queue's visibility timeout (180 s) stays above 6x this.
@@ -199,6 +217,8 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         allow(f, t.sessions, ['GetItem', 'PutItem']);
         allow(f, t.events, ['PutItem', 'Query']);
         allow(f, t.facts, ['GetItem', 'PutItem', 'DeleteItem']);
+        // The session's tombstone, checked in the summary's transaction; each recall batch's listing.
+        allow(f, t.registry, ['ConditionCheckItem', 'GetItem', 'PutItem']);
         // The recall indexer: counters (Get, Put-if-absent, conditional Update) and postings (BatchWrite).
         f.addToRolePolicy(
           new iam.PolicyStatement({
@@ -250,4 +270,58 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
     };
   }
   return specs;
+}
+
+/** The deletion functions: the HTTP side (accepts, reports) and the queue consumer (deletes). */
+function deletionSpecs(r: Resources): Record<'deletions' | 'deleter', FunctionSpec> {
+  const t = r.tables;
+  const allTables: EnvKey[] = [
+    'registryTable',
+    'sessionsTable',
+    'eventsTable',
+    'idempotencyTable',
+    'factsTable',
+    'profilesTable',
+    'cacheTable',
+    'recallTable',
+  ];
+  // The HTTP side of deletions: reads to tell a known target from an unknown one (404), the record
+  // and the target's tombstone written in one transaction, the job queued. It deletes nothing.
+  return {
+    deletions: {
+      env: [...allTables, 'deletionQueueUrl'],
+      grant: (f) => {
+        allow(f, t.registry, ['GetItem', 'PutItem', 'Query']);
+        allow(f, t.sessions, ['GetItem']);
+        allow(f, t.events, ['Query']);
+        allow(f, t.profiles, ['GetItem']);
+        allow(f, t.facts, ['GetItem', 'Query']);
+        r.deletionQueue.grantSendMessages(f);
+      },
+    },
+    // The deleter: the only function that deletes, and only by key (no Scan, no BatchWrite): every
+    // removal is a transaction of conditional Deletes with the record's counts.
+    deleter: {
+      env: [...allTables, 'deletionQueueUrl', 'deletionGraceSeconds'],
+      timeout: Duration.minutes(5),
+      grant: (f) => {
+        allow(f, t.registry, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
+        allow(f, t.sessions, ['DeleteItem']);
+        // The log's pages and events deleted; the audit event written in the tenant's audit partition.
+        allow(f, t.events, ['Query', 'DeleteItem', 'PutItem']);
+        allow(f, t.idempotency, ['DeleteItem']);
+        // Scope and chain listings, the versions read to check their citations; citations stripped.
+        allow(f, t.facts, ['Query', 'GetItem', 'BatchGetItem', 'DeleteItem', 'UpdateItem']);
+        allow(f, t.profiles, ['DeleteItem']);
+        allow(f, t.cache, ['DeleteItem']);
+        // The user's counters read and decremented (a session's share), blocks and counters deleted.
+        allow(f, t.recall, ['GetItem', 'UpdateItem', 'DeleteItem']);
+        // Its sweep is the same job again, delayed.
+        r.deletionQueue.grantSendMessages(f);
+        f.addEventSource(
+          new SqsEventSource(r.deletionQueue, { batchSize: 1, reportBatchItemFailures: true }),
+        );
+      },
+    },
+  };
 }

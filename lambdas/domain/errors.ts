@@ -161,3 +161,10 @@ export class BudgetTooSmallError extends AppError {
     });
   }
 }
+
+/** A session or user that is being (or was just) deleted: writes to it are refused, as for an unknown id. */
+export class DeletedError extends AppError {
+  constructor(what: 'session' | 'user', id: string) {
+    super(404, 'not_found', `${what} '${id}' was deleted`, { [what]: id, deleted: true });
+  }
+}

@@ -118,13 +118,12 @@ export const handler = httpApi({
           // The receipt lands with the append or not at all, so a retry never finds one without the other.
           ...(idem
             ? {
-                alsoWrite: (s) => [
-                  receipts().putItem(ref, idem.key, {
+                alsoWrite: (s) =>
+                  receipts().putItems(ref, idem.key, {
                     bodyHash: idem.bodyHash,
                     answer: answerOf(s.version, s.lastSeq),
                     expiresAt: Math.floor(Date.now() / 1000) + APPEND_RECEIPT_TTL_SECONDS,
                   }),
-                ],
               }
             : {}),
         },

@@ -23,6 +23,7 @@ import { logger, metrics } from '../http/observability';
 import { BedrockEngine } from '../stores/bedrock-engine';
 import { FactStore } from '../stores/fact-store';
 import { RecallStore } from '../stores/recall-store';
+import { checkedFactWriter, Registry } from '../stores/registry';
 import { SessionStore } from '../stores/session-store';
 import { SummarySettingsSource } from '../stores/summary-jobs';
 
@@ -53,7 +54,8 @@ function ports() {
   const settings = deps.settings;
   return {
     sessions: deps.sessions,
-    facts: deps.facts,
+    // No facts for a session or user being deleted (the summary's own commit checks in its transaction).
+    facts: checkedFactWriter(deps.facts, Registry.fromEnv()),
     settingsOf: (route: string) => settings.of(route),
     engineFor: deps.engineFor,
     now: () => new Date().toISOString(),

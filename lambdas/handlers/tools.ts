@@ -20,6 +20,7 @@ import { httpApi } from '../http/middleware';
 import { logger, metrics } from '../http/observability';
 import { keys } from '../stores/keys';
 import { PolicyStore } from '../stores/policy-store';
+import { Registry } from '../stores/registry';
 import { SessionStore } from '../stores/session-store';
 import { ToolCallStore } from '../stores/tool-call-store';
 import { httpRunner, lambdaRunner, runnerFor } from '../stores/tool-runners';
@@ -44,6 +45,7 @@ export const deps: {
   sessions?: SessionStore;
   policies?: PolicyStore;
   pins?: PolicyPins;
+  registry?: Registry | null;
 } = {};
 const sessions = () => (deps.sessions ??= new SessionStore());
 const records = () => (deps.records ??= new ToolCallStore(sessions()));
@@ -82,12 +84,22 @@ export const handler = httpApi({
     // Tool calls belong to a conversation: the app creates the session (POST /turns) first.
     if (!session) throw new NotFoundError('session', ref.sessionId);
 
+    const key = keys.toolCall(ref.tenantId, ref.sessionId, body.stepIndex, toolName).pk;
+    const ttlSeconds = envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS);
+    // A deleted session takes no tool calls; the record is listed under the session before it exists.
+    if (deps.registry === undefined) deps.registry = Registry.fromEnv();
+    if (deps.registry) {
+      await deps.registry.assertLive(ref.tenantId, 'session', ref.sessionId);
+      await deps.registry.putOwned(ref.tenantId, ref.sessionId, 'I', key, {
+        expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+      });
+    }
     const waitSeconds = preferredWaitSeconds(req.headers.prefer);
     const answer = await executeToolCall(
       { records: records(), runner: runner(), observe },
       {
         ref,
-        key: keys.toolCall(ref.tenantId, ref.sessionId, body.stepIndex, toolName).pk,
+        key,
         tool,
         args: body.arguments,
         waitSeconds,
@@ -97,7 +109,7 @@ export const handler = httpApi({
           stepIndex: body.stepIndex,
           policyVersion: pinned.version,
           lockMs: tool.timeoutMs + envInt('toolLockMarginMs', toolCallLimits.defaultLockMarginMs),
-          ttlSeconds: envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS),
+          ttlSeconds,
         },
       },
     );

@@ -5,6 +5,7 @@ import type { AppendReceipt } from '../domain/append-receipt';
 import type { SessionRef } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
+import { Registry } from './registry';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -13,6 +14,7 @@ export class AppendReceipts {
   constructor(
     private readonly table = env('idempotencyTable'),
     private readonly db = dynamo(),
+    private readonly registry: Registry | null = Registry.fromEnv(),
   ) {}
 
   /** The receipt for this key, or null; one past its expiry reads as absent (TTL deletes late). */
@@ -30,8 +32,17 @@ export class AppendReceipts {
   }
 
   /** The receipt's Put for the append's transaction: it fails (and with it the append) if a live
-   * receipt for the key exists, i.e. a concurrent request with the same key landed first. */
-  putItem(ref: SessionRef, key: string, receipt: AppendReceipt): TransactItem {
+   * receipt for the key exists, i.e. a concurrent request with the same key landed first. Its listing
+   * under the session (what a deletion follows) is written in the same transaction. */
+  putItems(ref: SessionRef, key: string, receipt: AppendReceipt): TransactItem[] {
+    const pk = keys.appendReceipt(ref.tenantId, ref.sessionId, key).pk;
+    const listing = this.registry
+      ? [this.registry.ownedPut(ref.tenantId, ref.sessionId, 'I', pk, { expiresAt: receipt.expiresAt })]
+      : [];
+    return [this.putItem(ref, key, receipt), ...listing];
+  }
+
+  private putItem(ref: SessionRef, key: string, receipt: AppendReceipt): TransactItem {
     return {
       Put: {
         TableName: this.table,

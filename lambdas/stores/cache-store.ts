@@ -14,6 +14,7 @@ import { sessionStamp as stampOf } from '../domain/session';
 import { metrics } from '../http/observability';
 import { dynamo } from './clients';
 import { keys } from './keys';
+import { Registry } from './registry';
 import { SessionStore } from './session-store';
 
 /**
@@ -26,6 +27,7 @@ export class CacheStore {
     private readonly table = env('cacheTable'),
     private readonly sessions: Pick<SessionStore, 'get'> = new SessionStore(),
     private readonly db: DynamoDBDocumentClient = dynamo(),
+    private readonly registry: Registry | null = Registry.fromEnv(),
   ) {}
 
   async put(tenantId: string, input: CacheEntryInput): Promise<CacheEntry> {
@@ -47,13 +49,19 @@ export class CacheStore {
       createdAt: now.toISOString(),
       expiresAt: Math.floor(now.getTime() / 1000) + (input.ttlSeconds ?? cacheLimits.defaultTtlSeconds),
     };
+    const digest = cacheDigest(question, input.fingerprint);
+    if (input.sessionId !== undefined && this.registry) {
+      // Not for a deleted session; listed under the session before it exists, so its deletion finds it.
+      await this.registry.assertLive(tenantId, 'session', input.sessionId);
+      await this.registry.putOwned(tenantId, input.sessionId, 'C', digest, { expiresAt: entry.expiresAt });
+    }
     await this.db.send(
       new PutCommand({
         TableName: this.table,
         // The answer is stored as JSON text: any JSON the client sent round-trips, whatever its numbers
         // or depth (a DynamoDB map refuses unsafe integers and nesting past 32 levels).
         Item: {
-          ...keys.cacheEntry(tenantId, cacheDigest(question, input.fingerprint)),
+          ...keys.cacheEntry(tenantId, digest),
           ...entry,
           answer: JSON.stringify(entry.answer),
         },

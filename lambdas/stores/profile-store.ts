@@ -7,6 +7,7 @@ import { type Profile, type ProfileValue, renderLines } from '../domain/profile'
 import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { dynamo } from './clients';
 import { keys } from './keys';
+import { Registry } from './registry';
 
 /**
  * User profiles, one item per (tenant, user), replaced whole by compare-and-swap on its version:
@@ -18,6 +19,7 @@ export class ProfileStore {
     private readonly table = env('profilesTable'),
     private readonly db: DynamoDBDocumentClient = dynamo(),
     private readonly tokens: TokenCounter = tiktokenCounter,
+    private readonly registry: Registry | null = Registry.fromEnv(),
   ) {}
 
   async get(tenantId: string, userId: string): Promise<Profile | null> {
@@ -33,6 +35,8 @@ export class ProfileStore {
     expectedVersion: number,
     attributes: Record<string, ProfileValue>,
   ): Promise<Profile> {
+    // A user being deleted gets no new profile (a write racing the check is caught by the last sweep).
+    await this.registry?.assertLive(tenantId, 'user', userId);
     const profile: Profile = {
       userId,
       version: expectedVersion + 1,

@@ -23,6 +23,7 @@ import {
 import type { SessionEvent, StoredTurn } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
+import { Registry } from './registry';
 
 const BATCH_GET = 100;
 const BATCH_WRITE = 25;
@@ -41,6 +42,8 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     private readonly table = env('recallTable'),
     private readonly eventsTable = env('eventsTable'),
     private readonly db: DynamoDBDocumentClient = dynamo(),
+    /** where each batch's terms are listed under its session, for the session's deletion */
+    private readonly registry: Registry | null = Registry.fromEnv(),
   ) {}
 
   async stats(tenantId: string, scope: string): Promise<ScopeStats> {
@@ -168,6 +171,15 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     from: number,
     byTerm: Map<string, Posting[]>,
   ): Promise<void> {
+    const sessionId = [...byTerm.values()][0]?.[0]?.sessionId;
+    if (sessionId === undefined) return;
+    // Listed before written: a deletion of the session finds every block, even of a batch cut short.
+    // A retried batch (same `from`) covers at least the turns of the one before, so its list replaces it.
+    await this.registry?.putOwned(tenantId, sessionId, 'R', keys.recallBatchRef(scope, from), {
+      scope,
+      from,
+      t: [...byTerm.keys()].join(' '),
+    });
     const requests = [...byTerm].map(([term, postings]) => ({
       PutRequest: {
         Item: {

@@ -7,10 +7,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { env, envInt } from '../config';
-import { StoreUnavailableError, VersionConflictError } from '../domain/errors';
+import { DeletedError, StoreUnavailableError, VersionConflictError } from '../domain/errors';
 import { expired, type SessionEvent, type SessionRef, type SessionState } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
+import { conditionFailedIn, Registry } from './registry';
 
 const DEFAULT_EVENT_RETENTION_SECONDS = 30 * 24 * 3600;
 /** Retries, with jittered backoff, when only lastSeq moved (an audit event landed between our read
@@ -44,6 +45,8 @@ export class SessionStore {
     /** resolved on first use: readers that only get() (context, cache) need no event log */
     private eventsTableName?: string,
     private readonly db = dynamo(),
+    /** tombstones and the user -> sessions listing (null: none deployed) */
+    private readonly registry: Registry | null = Registry.fromEnv(),
   ) {}
 
   private get eventsTable(): string {
@@ -71,11 +74,15 @@ export class SessionStore {
         throw new VersionConflictError(opts.expectedVersion, current);
       }
       const { state, events } = mutate(prev, prev ? prev.lastSeq : await this.lastEventSeq(ref));
+      const guards = this.guards(ref, prev, state);
       try {
-        await this.write(ref, prev, state, events, opts.alsoWrite?.(state) ?? []);
+        await this.write(ref, prev, state, events, [...guards.items, ...(opts.alsoWrite?.(state) ?? [])]);
         return state;
       } catch (err) {
-        if (extraConditionFailed(err, 1 + events.length)) throw err;
+        const own = 1 + events.length;
+        if (conditionFailedIn(err, own, 1)) throw new DeletedError('session', ref.sessionId);
+        if (guards.binds && conditionFailedIn(err, own + 1, 1)) throw new DeletedError('user', state.userId!);
+        if (extraConditionFailed(err, own + guards.items.length)) throw err;
         const race = lostRace(err);
         if (race === undefined) throw err;
         if (race.winner !== undefined && opts.expectedVersion !== undefined) {
@@ -89,6 +96,28 @@ export class SessionStore {
         await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(attempt, 5)));
       }
     }
+  }
+
+  /**
+   * Every write of a session is refused once it has a tombstone (a deletion under way), and the write
+   * that binds it to a user also checks the user's tombstone and lists the session under the user, in
+   * the same transaction: a user's deletion finds every session it has, and none is added after.
+   */
+  private guards(ref: SessionRef, prev: SessionState | null, state: SessionState) {
+    if (!this.registry) return { items: [], binds: false };
+    const binds = state.userId !== undefined && state.userId !== prev?.userId;
+    return {
+      binds,
+      items: [
+        this.registry.notDeleted(ref.tenantId, 'session', ref.sessionId),
+        ...(binds
+          ? [
+              this.registry.notDeleted(ref.tenantId, 'user', state.userId!),
+              this.registry.bindUser(ref.tenantId, state.userId!, ref.sessionId),
+            ]
+          : []),
+      ],
+    };
   }
 
   /** Where the session's log ends (0 for none): one Query, only when a session is created. */

@@ -40,8 +40,10 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
     expect(grants.Authorizer).toEqual({ 'dynamodb:GetItem': ['Tenants'] });
     expect(grants.Sessions).toEqual({
       'dynamodb:GetItem': ['Idempotency', 'Sessions', 'Tenants'],
-      'dynamodb:PutItem': ['Events', 'Idempotency', 'Sessions'],
+      'dynamodb:PutItem': ['Events', 'Idempotency', 'Registry', 'Sessions'],
       'dynamodb:Query': ['Events'],
+      // In the append's transaction: tombstones checked, the user -> session and receipt listings.
+      'dynamodb:ConditionCheckItem': ['Registry'],
     });
   });
 
@@ -55,19 +57,20 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
       'dynamodb:BatchGetItem': ['Facts'],
     });
     expect(grants.Profiles).toEqual({
-      'dynamodb:GetItem': ['Profiles', 'Tenants'],
+      'dynamodb:GetItem': ['Profiles', 'Registry', 'Tenants'],
       'dynamodb:PutItem': ['Profiles'],
     });
     expect(grants.Cache).toEqual({
-      'dynamodb:GetItem': ['Cache', 'Sessions', 'Tenants'],
-      'dynamodb:PutItem': ['Cache'],
+      'dynamodb:GetItem': ['Cache', 'Registry', 'Sessions', 'Tenants'],
+      'dynamodb:PutItem': ['Cache', 'Registry'],
     });
   });
 
   it('the summarizer (summaries, facts, the recall indexer) and the context builder (reads only)', () => {
     expect(grants.Summarizer).toEqual({
-      'dynamodb:GetItem': ['Facts', 'Recall', 'Sessions'],
-      'dynamodb:PutItem': ['Events', 'Facts', 'Recall', 'Sessions'],
+      'dynamodb:GetItem': ['Facts', 'Recall', 'Registry', 'Sessions'],
+      'dynamodb:PutItem': ['Events', 'Facts', 'Recall', 'Registry', 'Sessions'],
+      'dynamodb:ConditionCheckItem': ['Registry'],
       'dynamodb:DeleteItem': ['Facts'],
       'dynamodb:Query': ['Events'],
       'dynamodb:UpdateItem': ['Recall'],
@@ -77,6 +80,31 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
       'dynamodb:GetItem': ['Profiles', 'Recall', 'Sessions', 'Tenants'],
       'dynamodb:Query': ['Events', 'Facts', 'Recall'],
       'dynamodb:BatchGetItem': ['Events', 'Facts'],
+    });
+  });
+
+  it('deletions: the HTTP side deletes nothing; the deleter deletes by key only, never Scans', () => {
+    expect(grants.Deletions).toEqual({
+      'dynamodb:GetItem': ['Facts', 'Profiles', 'Registry', 'Sessions', 'Tenants'],
+      'dynamodb:PutItem': ['Registry'],
+      'dynamodb:Query': ['Events', 'Facts', 'Registry'],
+    });
+    expect(grants.Deleter).toEqual({
+      'dynamodb:GetItem': ['Facts', 'Recall', 'Registry'],
+      'dynamodb:PutItem': ['Events', 'Registry'],
+      'dynamodb:UpdateItem': ['Facts', 'Recall', 'Registry'],
+      'dynamodb:DeleteItem': [
+        'Cache',
+        'Events',
+        'Facts',
+        'Idempotency',
+        'Profiles',
+        'Recall',
+        'Registry',
+        'Sessions',
+      ],
+      'dynamodb:Query': ['Events', 'Facts', 'Registry'],
+      'dynamodb:BatchGetItem': ['Facts'],
     });
   });
 });

@@ -1,0 +1,338 @@
+import { randomBytes } from 'node:crypto';
+import type { SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPolicy } from '../../lambdas/domain/policy';
+import { handler as cacheHandler } from '../../lambdas/handlers/cache';
+import { handler as contextHandler } from '../../lambdas/handlers/context';
+import { deleteRecord, deps as deleterDeps } from '../../lambdas/handlers/deleter';
+import { handler as deletionsHandler } from '../../lambdas/handlers/deletions';
+import { handler as factsHandler } from '../../lambdas/handlers/facts';
+import { handler as profilesHandler } from '../../lambdas/handlers/profiles';
+import { handler as sessionsHandler } from '../../lambdas/handlers/sessions';
+import { summarizeRecord } from '../../lambdas/handlers/summarizer';
+import { deps as toolDeps, handler as toolsHandler } from '../../lambdas/handlers/tools';
+import { PolicyStore } from '../../lambdas/stores/policy-store';
+import { uniqueId } from '../support/ids';
+import { invoke } from '../support/lambda-events';
+import { mentioning, ofTenant, type ScannedItem, scanAll } from '../support/table-scan';
+
+/**
+ * Issue 11: a user's deletion follows provenance into every table, leaves only its audit event, and
+ * touches nothing of another user or tenant; it resumes after a crash at any of its points; writes
+ * racing it are either deleted with it or refused. Everything runs through the real handlers against
+ * DynamoDB Local; the deletion queue's consumer is invoked in-process (a crash is a thrown fault).
+ */
+
+const route = uniqueId('del').toLowerCase();
+process.env.CP_DELETION_GRACE_SECONDS = '0';
+
+beforeAll(async () => {
+  await new PolicyStore().publish(route, {
+    ...defaultPolicy(route),
+    summary: { triggerTokens: 20, maxTokens: 400, shortMaxTokens: 60 },
+    tools: [{ name: 'lookup', kind: 'http', url: 'http://127.0.0.1:9/lookup', timeoutMs: 1000 }],
+  });
+  // The tool itself is not what is tested: an in-process one that answers with content of the call.
+  toolDeps.runner = {
+    run: async (_tool, args) => ({ kind: 'ok', result: { answer: `about ${(args as { q: string }).q}` } }),
+  };
+});
+
+afterAll(() => {
+  deleterDeps.fault = undefined;
+});
+
+interface Seeded {
+  tenantId: string;
+  userId: string;
+  sessions: string[];
+  /** in every piece of content the user's sessions, facts, profile, tools and cache hold */
+  marker: string;
+}
+
+const call = (tenantId: string, h: Parameters<typeof invoke>[0], routeKey: string, more: object = {}) =>
+  invoke(h, { routeKey, tenantId, ...more });
+
+const append = (tenantId: string, sessionId: string, body: object, key?: string) =>
+  call(tenantId, sessionsHandler, 'POST /v1/sessions/{sessionId}/turns', {
+    params: { sessionId },
+    body: { route, ...body },
+    headers: key ? { 'idempotency-key': key } : {},
+  });
+
+const conversation = (m: string) => [
+  { role: 'user', content: `Hello, my name is Ana ${m}name and I live in ${m}city.`, ref: `${m}-r1` },
+  { role: 'assistant', content: `Nice to meet you, Ana ${m}name.` },
+  {
+    role: 'user',
+    content: `I prefer email over phone calls, and my budget for ${m}project is 12,000 euros.`,
+  },
+  { role: 'assistant', content: `Noted: email, and the ${m}project budget.` },
+  { role: 'user', content: `We decided to use PostgreSQL for the ${m}ledger.` },
+];
+
+let jobs = 0;
+const sqsRecord = (body: unknown): SQSRecord =>
+  ({
+    messageId: `m-${++jobs}`,
+    receiptHandle: 'r',
+    body: JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: '1', MessageGroupId: 'g' },
+  }) as unknown as SQSRecord;
+
+async function summarize(tenantId: string, sessionId: string, userId?: string) {
+  const state = await call(tenantId, sessionsHandler, 'GET /v1/sessions/{sessionId}', {
+    params: { sessionId },
+  });
+  await summarizeRecord(
+    sqsRecord({
+      tenantId,
+      sessionId,
+      version: state.body.version,
+      lastSeq: state.body.lastSeq,
+      route,
+      ...(userId ? { userId } : {}),
+    }),
+  );
+}
+
+/** A user across three sessions, with everything a session and a user can own. */
+async function seedUser(tenantId: string, label: string): Promise<Seeded> {
+  const marker = `zq${label}${randomBytes(3).toString('hex')}`;
+  const userId = uniqueId('u');
+  const sessions = [uniqueId('s'), uniqueId('s'), uniqueId('s')];
+  const [s1, s2, s3] = sessions as [string, string, string];
+  const turns = conversation(marker);
+  // biome-ignore lint/suspicious/noExplicitAny: the handlers' JSON answers
+  const ok = (r: { status: number; body: any }) => {
+    if (r.status >= 300) throw new Error(`seeding failed: ${r.status} ${JSON.stringify(r.body)}`);
+    return r;
+  };
+  await Promise.all(
+    [s1, s2].map(async (s) => {
+      ok(await append(tenantId, s, { expectedVersion: 0, turns, userId }, `${s}-k1`));
+      ok(await append(tenantId, s, { expectedVersion: 1, turns: turns.slice(0, 2) }, `${s}-k2`));
+      await summarize(tenantId, s, userId);
+    }),
+  );
+  // s3 starts without a user (its facts stay in its own scope), and is bound to the user later.
+  ok(await append(tenantId, s3, { expectedVersion: 0, turns }));
+  await summarize(tenantId, s3);
+  ok(await append(tenantId, s3, { expectedVersion: 1, turns: turns.slice(0, 2), userId }));
+  await summarize(tenantId, s3, userId);
+
+  const fact = (body: object) => call(tenantId, factsHandler, 'POST /v1/facts', { body });
+  ok(
+    await fact({
+      userId,
+      key: 'drink',
+      text: `${marker}tea is the favourite drink`,
+      citations: [{ sessionId: s1, seq: 1 }],
+    }),
+  );
+  ok(await fact({ userId, key: 'drink', text: `${marker}coffee is the favourite drink`, pinned: true }));
+  ok(await fact({ text: `The ${marker}deadline is Friday`, citations: [{ sessionId: s2, seq: 3 }] }));
+  ok(
+    await call(tenantId, profilesHandler, 'PUT /v1/users/{userId}/profile', {
+      params: { userId },
+      body: { expectedVersion: 0, attributes: { name: `Ana ${marker}name`, city: `${marker}city` } },
+    }),
+  );
+  ok(
+    await call(tenantId, toolsHandler, 'POST /v1/sessions/{sessionId}/tools/{toolName}/invocations', {
+      params: { sessionId: s1, toolName: 'lookup' },
+      body: { stepIndex: 1, arguments: { q: `${marker}query` }, route },
+    }),
+  );
+  const built = ok(
+    await call(tenantId, contextHandler, 'POST /v1/sessions/{sessionId}/context', {
+      params: { sessionId: s2 },
+      body: { route, input: `Where does ${marker}name live?`, userId },
+    }),
+  );
+  ok(
+    await call(tenantId, cacheHandler, 'PUT /v1/cache', {
+      body: {
+        question: `Where does ${marker}name live?`,
+        fingerprint: built.body.fingerprint,
+        answer: `In ${marker}city`,
+        sessionId: s2,
+        sessionStamp: built.body.sessionStamp,
+      },
+    }),
+  );
+  return { tenantId, userId, sessions, marker };
+}
+
+const requestDeletion = (tenantId: string, userId: string) =>
+  call(tenantId, deletionsHandler, 'DELETE /v1/users/{userId}', { params: { userId } });
+
+const status = (tenantId: string, id: string) =>
+  call(tenantId, deletionsHandler, 'GET /v1/deletions/{id}', { params: { id } });
+
+/** The deletion queue's consumer, in-process: one delivery of the deletion's message. */
+const deliver = (tenantId: string, deletionId: string) => deleteRecord(sqsRecord({ tenantId, deletionId }));
+
+/** Items mentioning the user (ids or content), its tenant's audit partition aside. */
+function leftovers(items: ScannedItem[], u: Seeded): string[] {
+  const audit = `T#${u.tenantId}#AUDIT`;
+  return mentioning(
+    items.filter((i) => i.pk !== audit),
+    [u.userId, ...u.sessions, u.marker],
+  );
+}
+
+/** The counts of a complete deletion of a seeded user (the crash runs must end with the same). */
+let cleanCounts: Record<string, number> | undefined;
+
+describe('DELETE /v1/users/{userId}', () => {
+  it('removes everything of the user from every table, keeps one audit event, and touches no one else', async () => {
+    const tenantA = uniqueId('ta');
+    const tenantB = uniqueId('tb');
+    const [doomed, kept, other] = await Promise.all([
+      seedUser(tenantA, 'a'),
+      seedUser(tenantA, 'b'),
+      seedUser(tenantB, 'c'),
+    ]);
+    const before = await scanAll();
+    // The seed reached every store the deletion must empty.
+    const mentions = leftovers(before, doomed).join('\n');
+    for (const table of [
+      'Sessions',
+      'Events',
+      'Idempotency',
+      'Facts',
+      'Profiles',
+      'Cache',
+      'Recall',
+      'Registry',
+    ]) {
+      expect(mentions, table).toContain(`${table}Table`);
+    }
+
+    const accepted = await requestDeletion(tenantA, doomed.userId);
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toMatchObject({ kind: 'user', status: 'running' });
+    // The same request again is the same deletion.
+    expect((await requestDeletion(tenantA, doomed.userId)).body.id).toBe(accepted.body.id);
+
+    await deliver(tenantA, accepted.body.id);
+    const done = await status(tenantA, accepted.body.id);
+    expect(done.body).toMatchObject({ status: 'done', kind: 'user', sessionsDeleted: 3 });
+    for (const store of [
+      'sessions',
+      'events',
+      'idempotency',
+      'facts',
+      'profiles',
+      'cache',
+      'recall',
+      'registry',
+    ]) {
+      expect(done.body.counts[store], store).toBeGreaterThan(0);
+    }
+    cleanCounts = done.body.counts;
+
+    const after = await scanAll();
+    expect(leftovers(after, doomed)).toEqual([]);
+    // One audit event: ids and counts, no content.
+    const audit = after.filter((i) => i.pk === `T#${tenantA}#AUDIT`);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.json).toContain(doomed.userId);
+    expect(audit[0]!.json).not.toContain(doomed.marker);
+    // Byte for byte: the other user of the tenant, and the other tenant.
+    expect(mentioning(after, [kept.userId, ...kept.sessions, kept.marker])).toEqual(
+      mentioning(before, [kept.userId, ...kept.sessions, kept.marker]),
+    );
+    expect(ofTenant(after, tenantB)).toEqual(ofTenant(before, tenantB));
+    expect(mentioning(after, [other.marker]).length).toBeGreaterThan(0);
+
+    // Its writes are refused from now on (404), as for an unknown session.
+    const late = await append(tenantA, doomed.sessions[0]!, { expectedVersion: 0, turns: conversation('x') });
+    expect(late.status).toBe(404);
+    const rebind = await append(tenantA, uniqueId('s'), {
+      expectedVersion: 0,
+      turns: conversation('x'),
+      userId: doomed.userId,
+    });
+    expect(rebind.status).toBe(404);
+    const profile = await call(tenantA, profilesHandler, 'PUT /v1/users/{userId}/profile', {
+      params: { userId: doomed.userId },
+      body: { expectedVersion: 0, attributes: { name: 'x' } },
+    });
+    expect(profile.status).toBe(404);
+  });
+});
+
+describe('a deletion resumed after a crash', () => {
+  it('ends in the same state, with the same counts, whatever point it crashed at', async () => {
+    expect(cleanCounts).toBeDefined();
+    // The points of a run, recorded once.
+    const probe = await seedUser(uniqueId('tp'), 'p');
+    const points: string[] = [];
+    deleterDeps.fault = (p) => void (points.includes(p) || points.push(p));
+    const probeId = (await requestDeletion(probe.tenantId, probe.userId)).body.id;
+    await deliver(probe.tenantId, probeId);
+    expect(points.length).toBeGreaterThan(20);
+
+    for (const point of points) {
+      const u = await seedUser(uniqueId('tc'), 'c');
+      let crashed = false;
+      deleterDeps.fault = (p) => {
+        if (p === point && !crashed) {
+          crashed = true;
+          throw new Error(`crash at ${p}`);
+        }
+      };
+      const id = (await requestDeletion(u.tenantId, u.userId)).body.id;
+      await expect(deliver(u.tenantId, id), point).rejects.toThrow(`crash at ${point}`);
+      await deliver(u.tenantId, id);
+      const done = await status(u.tenantId, id);
+      expect(done.body.status, point).toBe('done');
+      expect(done.body.counts, point).toEqual(cleanCounts);
+      expect(leftovers(await scanAll(), u), point).toEqual([]);
+    }
+    deleterDeps.fault = undefined;
+  }, 600_000);
+});
+
+describe('writes racing a deletion', () => {
+  it('appends and context builds during the deletion leave nothing of the user behind', async () => {
+    const u = await seedUser(uniqueId('tr'), 'r');
+    let running = true;
+    const outcomes: number[] = [];
+    const racer = async (sessionId: string, bind: boolean) => {
+      while (running) {
+        const current = await call(u.tenantId, sessionsHandler, 'GET /v1/sessions/{sessionId}', {
+          params: { sessionId },
+        });
+        const r = await append(u.tenantId, sessionId, {
+          expectedVersion: current.status === 200 ? current.body.version : 0,
+          turns: conversation(u.marker).slice(0, 1),
+          ...(bind ? { userId: u.userId } : {}),
+        });
+        outcomes.push(r.status);
+        await call(u.tenantId, contextHandler, 'POST /v1/sessions/{sessionId}/context', {
+          params: { sessionId },
+          body: { route, input: `what about ${u.marker}city`, userId: u.userId },
+        });
+      }
+    };
+    const racers = [
+      ...u.sessions.map((s) => racer(s, false)),
+      // New sessions naming the user while it is being deleted: bound before its tombstone, or refused.
+      racer(uniqueId('s'), true),
+      racer(uniqueId('s'), true),
+    ];
+    await new Promise((r) => setTimeout(r, 100));
+    const id = (await requestDeletion(u.tenantId, u.userId)).body.id;
+    await deliver(u.tenantId, id);
+    running = false;
+    await Promise.all(racers);
+    expect((await status(u.tenantId, id)).body.status).toBe('done');
+    expect(outcomes).toContain(200);
+    expect(outcomes).toContain(404);
+    expect(outcomes.every((s) => s === 200 || s === 404 || s === 409)).toBe(true);
+    expect(leftovers(await scanAll(), u)).toEqual([]);
+  }, 120_000);
+});
