@@ -69,22 +69,19 @@ export function mergeCitations(...lists: Citation[][]): Citation[] {
 }
 
 /**
- * What an upsert does to a lineage:
+ * What an upsert does to a lineage. Versions are immutable: an id names exactly one text, citation
+ * list and pin, so whatever holds an id (a context's fingerprint, a cached answer, a log) keeps naming
+ * what it saw.
  * - created: its first version;
- * - superseded: new text, so a new version (new id, version + 1, `supersedes`) and the current one
- *   becomes history (`validUntil`, `supersededBy`);
- * - updated: the same text with new citations or another pin: the current version changes in place;
+ * - superseded: a new version (new id, version + 1, `supersedes`), and the current one becomes history
+ *   (`validUntil`, `supersededBy`): new text, or the same text with new citations or another pin;
  * - unchanged: a restatement of the current version, nothing to write.
+ * `deduplicated`: the input restates the current value (same text), whether or not it adds to it.
  */
 export type UpsertPlan =
-  | { outcome: 'created'; fact: Fact }
-  | { outcome: 'superseded'; fact: Fact; previous: Fact }
-  | { outcome: 'updated'; fact: Fact }
-  | { outcome: 'unchanged'; fact: Fact };
-
-/** Landed on an existing version (same key and text, or same unkeyed text): nothing new was created. */
-export const isDeduplicated = (plan: UpsertPlan) =>
-  plan.outcome === 'updated' || plan.outcome === 'unchanged';
+  | { outcome: 'created'; fact: Fact; deduplicated: false }
+  | { outcome: 'superseded'; fact: Fact; previous: Fact; deduplicated: boolean }
+  | { outcome: 'unchanged'; fact: Fact; deduplicated: true };
 
 /**
  * The next state of a lineage whose current version is `current`. Same text: the citations are merged
@@ -108,31 +105,36 @@ export function planUpsert(current: Fact | null, input: FactInput, tokens: numbe
       createdAt: at,
       updatedAt: at,
     };
-    return { outcome: 'created', fact };
+    return { outcome: 'created', fact, deduplicated: false };
   }
-  const at = new Date(Math.max(now.getTime(), Date.parse(current.updatedAt))).toISOString();
+  const sameText = collapse(current.text) === collapse(input.text);
   const pinned = input.pinned ?? current.pinned;
-  if (collapse(current.text) !== collapse(input.text)) {
-    const version = current.version + 1;
-    const { supersedes: _s, ...carried } = current;
-    const fact: Fact = {
-      ...carried,
-      id: versionIdOf(lineageIdOf(input), version),
-      text: input.text,
-      citations: given.length === 0 ? current.citations : mergeCitations(given),
-      pinned,
-      tokens,
-      version,
-      createdAt: at,
-      updatedAt: at,
-      supersedes: current.id,
-    };
-    return { outcome: 'superseded', fact, previous: { ...current, supersededBy: fact.id, validUntil: at } };
-  }
-  const citations = mergeCitations(current.citations, given);
-  if (pinned === current.pinned && JSON.stringify(citations) === JSON.stringify(current.citations))
-    return { outcome: 'unchanged', fact: current };
-  return { outcome: 'updated', fact: { ...current, citations, pinned, updatedAt: at } };
+  const citations =
+    sameText || given.length === 0 ? mergeCitations(current.citations, given) : mergeCitations(given);
+  if (
+    sameText &&
+    pinned === current.pinned &&
+    JSON.stringify(citations) === JSON.stringify(current.citations)
+  )
+    return { outcome: 'unchanged', fact: current, deduplicated: true };
+  const at = new Date(Math.max(now.getTime(), Date.parse(current.createdAt))).toISOString();
+  const version = current.version + 1;
+  const { supersedes: _s, ...carried } = current;
+  const fact: Fact = {
+    ...carried,
+    id: versionIdOf(lineageIdOf(input), version),
+    // A restatement keeps the stored wording (whitespace aside it is the same text).
+    text: sameText ? current.text : input.text,
+    citations,
+    pinned,
+    tokens: sameText ? current.tokens : tokens,
+    version,
+    createdAt: at,
+    updatedAt: at,
+    supersedes: current.id,
+  };
+  const previous = { ...current, supersededBy: fact.id, validUntil: at };
+  return { outcome: 'superseded', fact, previous, deduplicated: sameText };
 }
 
 /** `GET /v1/facts/{factId}/history`: the chain newest first, one bounded page at a time. */

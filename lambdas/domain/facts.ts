@@ -12,9 +12,10 @@ export interface Citation {
 }
 
 /**
- * A fact as the facts store keeps it (per tenant, optionally per user): one version of a lineage (one
- * key in one scope). A new value for the key is a new version with its own id; the version it replaces
- * stays as history (validUntil, supersededBy) and is never served again.
+ * A fact as the facts store keeps it (per tenant, optionally per user): one immutable version of a
+ * lineage (one key in one scope). A new value for the key is a new version with its own id; the version
+ * it replaces stays as history (validUntil, supersededBy: the only fields ever set on it afterwards)
+ * and is never served again.
  */
 export interface Fact {
   /** this version's id: `<lineage id>-v<version>` */
@@ -31,9 +32,9 @@ export interface Fact {
   tokens: number;
   /** position in the lineage: 1 for the first value of the key, +1 per superseding value */
   version: number;
-  /** when this version was written: it is valid from then */
+  /** when this version was written: it holds from then */
   createdAt: string;
-  /** last change of this version (a restatement adding citations, a pin toggled) */
+  /** the same as createdAt: a version never changes (a new citation or pin makes a new version) */
   updatedAt: string;
   /** the version this one superseded */
   supersedes?: string;

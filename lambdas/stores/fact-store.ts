@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
 import { StoreUnavailableError } from '../domain/errors';
-import { isDeduplicated, lineageIdOf, planUpsert, scopeOf, type UpsertPlan } from '../domain/fact-upsert';
+import { lineageIdOf, planUpsert, scopeOf, type UpsertPlan } from '../domain/fact-upsert';
 import { type Fact, type FactHistoryPage, type FactInput, type FactWriter, isCurrent } from '../domain/facts';
 import {
   type Candidate,
@@ -95,7 +95,7 @@ export class FactStore implements FactWriter {
         await this.db.send(
           new TransactWriteCommand({ TransactItems: this.writes(tenantId, at, head, plan) }),
         );
-        return { fact: plan.fact, deduplicated: isDeduplicated(plan) };
+        return { fact: plan.fact, deduplicated: plan.deduplicated };
       } catch (err) {
         if (!(lostRace(err) || err instanceof LineageInFlux)) throw err;
         if (attempt >= factStoreLimits.maxUpsertRetries) {
@@ -127,8 +127,7 @@ export class FactStore implements FactWriter {
       ranked.map((r) => r.id),
     );
     // Between the two reads a fact may have been superseded (left out: history is never served, and
-    // its successor was not among the postings read) or deleted (left out); an in-place change is
-    // returned as read now.
+    // its successor was not among the postings read) or deleted (left out). Versions never change.
     return ranked.flatMap((r) => {
       const fact = facts.get(r.id);
       return fact && isCurrent(fact) ? [{ fact, score: r.score }] : [];
@@ -274,7 +273,7 @@ export class FactStore implements FactWriter {
     return out.Item ? (out.Item as FactItem) : null;
   }
 
-  /** The one transaction of an upsert (at most 70 of DynamoDB's 100 items: 32 terms out, 32 in). */
+  /** The one transaction of an upsert (at most 70 of DynamoDB's 100 items: 33 index entries out, 33 in). */
   private writes(tenantId: string, at: FactLocation, head: HeadItem | null, plan: UpsertPlan): WriteItems {
     const { fact } = plan;
     const { tf, length } = indexTerms(fact.text);
@@ -304,20 +303,17 @@ export class FactStore implements FactWriter {
             ':rev': head.rev,
           })
         : put({ ...keys.factHead(tenantId, at.scope, at.lineageId), ...next }, 'attribute_not_exists(pk)'),
+      put({ ...keys.fact(tenantId, fact.id), ...fact, lineageId: at.lineageId }, 'attribute_not_exists(pk)'),
       put(
-        { ...keys.fact(tenantId, fact.id), ...fact, lineageId: at.lineageId },
-        plan.outcome === 'updated' ? 'attribute_not_exists(supersededBy)' : 'attribute_not_exists(pk)',
+        {
+          ...keys.factVersion(tenantId, at.scope, at.lineageId, fact.version),
+          lineageId: at.lineageId,
+          factId: fact.id,
+          version: fact.version,
+        },
+        'attribute_not_exists(pk)',
       ),
     ];
-    if (plan.outcome !== 'updated') {
-      const entry = keys.factVersion(tenantId, at.scope, at.lineageId, fact.version);
-      items.push(
-        put(
-          { ...entry, lineageId: at.lineageId, factId: fact.id, version: fact.version },
-          'attribute_not_exists(pk)',
-        ),
-      );
-    }
     if (plan.outcome === 'superseded') {
       const { previous } = plan;
       items.push(
@@ -327,12 +323,10 @@ export class FactStore implements FactWriter {
         ),
       );
     }
-    // The index follows the head: the old current version's entries out, the new one's in.
+    // The index follows the head: the old current version's entries out, the new one's in (the
+    // version id is in every index key, so the two sets never share an item).
+    const stale = head ? indexKeysOf(tenantId, at.scope, head) : [];
     const entries = indexEntriesOf(tenantId, at.scope, next, tf);
-    const written = new Set(entries.map((e) => `${e.pk}|${e.sk}`));
-    const stale = head
-      ? indexKeysOf(tenantId, at.scope, head).filter((k) => !written.has(`${k.pk}|${k.sk}`))
-      : [];
     items.push(
       ...stale.map((Key) => ({ Delete: { TableName: this.table, Key } })),
       ...entries.map((Item) => ({ Put: { TableName: this.table, Item } })),

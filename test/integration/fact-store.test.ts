@@ -127,7 +127,7 @@ describe('FactStore against the emulator', () => {
     expect(await chainOf(tenant, keyed.fact.id)).toHaveLength(1);
   });
 
-  it('adds citations and toggles pins in place: same id, same version, no history', async () => {
+  it('makes new citations and pin toggles new versions of the same value, each id naming one content', async () => {
     const tenant = uniqueId('t');
     const { fact } = await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: true });
     expect(await texts(tenant, query('unrelated words'))).toEqual(['Answer in French']);
@@ -138,14 +138,25 @@ describe('FactStore against the emulator', () => {
     });
     expect(cited).toMatchObject({
       deduplicated: true,
-      fact: { id: fact.id, version: 1, citations: [{ seq: 2 }] },
+      fact: { version: 2, supersedes: fact.id, pinned: true, citations: [{ seq: 2 }] },
     });
-    await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: false });
+    const unpinned = await store.upsert(tenant, { key: 'lang', text: 'Answer in French', pinned: false });
+    expect(unpinned).toMatchObject({ deduplicated: true, fact: { version: 3, pinned: false } });
     expect(await texts(tenant, query('unrelated words'))).toEqual([]);
     expect(await pinnedOf(tenant)).toEqual([]);
-    expect(await chainOf(tenant, fact.id)).toMatchObject([
-      { id: fact.id, pinned: false, citations: [{ seq: 2 }] },
+    expect(await texts(tenant, query('answer french'))).toEqual(['Answer in French']);
+    const chain = await chainOf(tenant, fact.id);
+    expectLinear(chain);
+    expect(chain.map((f) => [f.pinned, f.citations])).toEqual([
+      [false, [{ seq: 2 }]],
+      [true, [{ seq: 2 }]],
+      [true, []],
     ]);
+    expect(await store.get(tenant, fact.id)).toEqual({
+      ...fact,
+      supersededBy: cited.fact.id,
+      validUntil: cited.fact.createdAt,
+    });
   });
 
   it('moves the pin to the superseding version: the old one leaves the pinned list in the same write', async () => {

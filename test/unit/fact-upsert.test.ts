@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   factHistoryQuerySchema,
   factInputSchema,
-  isDeduplicated,
   lineageIdOf,
   mergeCitations,
   planUpsert,
@@ -34,16 +33,18 @@ describe('planUpsert', () => {
 
   it('creates version 1, valid from now, superseding nothing', () => {
     const plan = planUpsert(null, input, 7, now);
-    expect(plan).toMatchObject({ outcome: 'created', fact: { version: 1, tokens: 7, pinned: false } });
+    expect(plan).toMatchObject({
+      outcome: 'created',
+      deduplicated: false,
+      fact: { version: 1, tokens: 7, pinned: false },
+    });
     expect(plan.fact.createdAt).toBe(now.toISOString());
     expect(plan.fact).not.toHaveProperty('supersedes');
-    expect(isDeduplicated(plan)).toBe(false);
   });
 
   it('leaves a restatement alone, whitespace and repeated citations included', () => {
     const same = planUpsert(first, { ...input, text: '  User is on the   Pro plan ' }, 7, later);
-    expect(same).toEqual({ outcome: 'unchanged', fact: first });
-    expect(isDeduplicated(same)).toBe(true);
+    expect(same).toEqual({ outcome: 'unchanged', fact: first, deduplicated: true });
   });
 
   it('supersedes on new text: a new id and version, the old one closed at the same instant', () => {
@@ -63,7 +64,7 @@ describe('planUpsert', () => {
     expect(plan.previous).toEqual({ ...first, supersededBy: plan.fact.id, validUntil: later.toISOString() });
     expect(isCurrent(plan.previous)).toBe(false);
     expect(isCurrent(plan.fact)).toBe(true);
-    expect(isDeduplicated(plan)).toBe(false);
+    expect(plan.deduplicated).toBe(false);
   });
 
   it('keeps the old citations and pin when the new text brings none', () => {
@@ -87,20 +88,31 @@ describe('planUpsert', () => {
     expect(v2.previous.validUntil).toBe(first.updatedAt);
   });
 
-  it('updates in place (same id and version) for new citations or another pin on the same text', () => {
+  it('makes a new version of the same value for new citations or another pin: versions never change', () => {
     const cited = planUpsert(
       first,
-      { ...input, citations: [{ seq: 5 }, { sessionId: 's1', seq: 3 }] },
-      7,
+      { ...input, text: 'User is on the  Pro plan', citations: [{ seq: 5 }, { sessionId: 's1', seq: 3 }] },
+      9,
       later,
     );
-    expect(cited.outcome).toBe('updated');
-    expect(cited.fact).toMatchObject({ id: first.id, version: 1, createdAt: first.createdAt });
+    if (cited.outcome !== 'superseded') throw new Error(`expected superseded, got ${cited.outcome}`);
+    expect(cited.deduplicated).toBe(true);
+    expect(cited.fact).toMatchObject({
+      id: versionIdOf(lineageIdOf(input), 2),
+      version: 2,
+      text: first.text,
+      tokens: first.tokens,
+      supersedes: first.id,
+      createdAt: later.toISOString(),
+    });
     expect(cited.fact.citations).toEqual([{ sessionId: 's1', seq: 3 }, { seq: 5 }]);
-    expect(cited.fact.updatedAt).toBe(later.toISOString());
+    expect(cited.previous).toMatchObject({ ...first, supersededBy: cited.fact.id });
     const pinned = planUpsert(first, { ...input, pinned: true }, 7, later);
-    expect(pinned).toMatchObject({ outcome: 'updated', fact: { id: first.id, version: 1, pinned: true } });
-    expect(isDeduplicated(pinned)).toBe(true);
+    expect(pinned).toMatchObject({
+      outcome: 'superseded',
+      deduplicated: true,
+      fact: { version: 2, pinned: true },
+    });
   });
 
   it('caps merged citations, oldest dropped first', () => {
