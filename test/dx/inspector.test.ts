@@ -31,7 +31,7 @@ interface AxeViolation {
 }
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = path.join(os.tmpdir(), `context-plane-inspector-${process.pid}.png`);
+const SCREENSHOT = path.join(os.tmpdir(), 'context-plane-inspector.png');
 const tenant = { name: uniqueId('insp'), key: `cp_${uniqueId('k')}` };
 
 let server: Started;
