@@ -11,7 +11,14 @@ import {
 import { env } from '../config';
 import { StoreUnavailableError } from '../domain/errors';
 import { lineageIdOf, planUpsert, scopeOf, type UpsertPlan } from '../domain/fact-upsert';
-import { type Fact, type FactHistoryPage, type FactInput, type FactWriter, isCurrent } from '../domain/facts';
+import {
+  type Citation,
+  type Fact,
+  type FactHistoryPage,
+  type FactInput,
+  type FactWriter,
+  isCurrent,
+} from '../domain/facts';
 import {
   type Candidate,
   type FactQuery,
@@ -189,6 +196,51 @@ export class FactStore implements FactWriter {
     };
   }
 
+  /**
+   * Replaces one version's citations in place (a deletion taking a session's citations out of a fact
+   * that other sessions back too): the one change a version ever gets besides being superseded. When
+   * it is the current version, the head's revision moves in the same transaction, so an upsert that
+   * read the old citations retries on the new ones instead of carrying them into its new version.
+   * False when no version has that id.
+   */
+  async replaceCitations(tenantId: string, factId: string, citations: Citation[]): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const item = await this.read(tenantId, factId);
+      if (!item) return false;
+      const at = { scope: scopeOf(item.userId, item.sessionId), lineageId: item.lineageId };
+      const update: WriteItems[number] = {
+        Update: {
+          TableName: this.table,
+          Key: keys.fact(tenantId, factId),
+          UpdateExpression: 'SET citations = :c',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':c': citations },
+        },
+      };
+      const bump: WriteItems = isCurrent(item)
+        ? [
+            {
+              Update: {
+                TableName: this.table,
+                Key: keys.factHead(tenantId, at.scope, at.lineageId),
+                UpdateExpression: 'SET rev = rev + :one',
+                ConditionExpression: 'factId = :id',
+                ExpressionAttributeValues: { ':one': 1, ':id': factId },
+              },
+            },
+          ]
+        : [];
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: [update, ...bump] }));
+        return true;
+      } catch (err) {
+        // Superseded (or deleted) between the read and the write: read again.
+        if (!lostRace(err) || attempt >= factStoreLimits.maxUpsertRetries) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
   /** The scope and lineage of a version (null: no such version); a deletion keeps it to resume. */
   async locate(tenantId: string, factId: string): Promise<FactLocation | null> {
     const item = await this.read(tenantId, factId);
@@ -315,13 +367,18 @@ export class FactStore implements FactWriter {
       ),
     ];
     if (plan.outcome === 'superseded') {
+      // Only the lifecycle fields: the old version's content is never written again (a deletion may
+      // have stripped citations from it since it was read).
       const { previous } = plan;
-      items.push(
-        put(
-          { ...keys.fact(tenantId, previous.id), ...previous, lineageId: at.lineageId },
-          'attribute_exists(pk) AND attribute_not_exists(supersededBy)',
-        ),
-      );
+      items.push({
+        Update: {
+          TableName: this.table,
+          Key: keys.fact(tenantId, previous.id),
+          UpdateExpression: 'SET supersededBy = :by, validUntil = :until',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(supersededBy)',
+          ExpressionAttributeValues: { ':by': previous.supersededBy, ':until': previous.validUntil },
+        },
+      });
     }
     // The index follows the head: the old current version's entries out, the new one's in (the
     // version id is in every index key, so the two sets never share an item).

@@ -1,4 +1,10 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { env } from '../../lambdas/config';
 import { lineageIdOf, scopeOf, versionIdOf } from '../../lambdas/domain/fact-upsert';
@@ -306,6 +312,61 @@ describe('FactStore against the emulator', () => {
     const again = await store.upsert(tenant, { key: 'a', text: 'Alpha value three' });
     expect(again.fact).toMatchObject({ version: 1, id: a1.fact.id });
     expect(again.fact).not.toHaveProperty('supersedes');
+  });
+
+  it("replaces a version's citations in place (a deletion's scrub): the current one, or one in history", async () => {
+    const tenant = uniqueId('t');
+    const v1 = await store.upsert(tenant, {
+      key: 'c',
+      text: 'Colour is red',
+      citations: [{ sessionId: 'a' }],
+    });
+    const v2 = await store.upsert(tenant, {
+      key: 'c',
+      text: 'Colour is blue',
+      citations: [{ sessionId: 'a' }, { sessionId: 'b' }],
+    });
+    expect(await store.replaceCitations(tenant, v2.fact.id, [{ sessionId: 'b' }])).toBe(true);
+    expect(await store.replaceCitations(tenant, v1.fact.id, [])).toBe(true);
+    expect(await store.replaceCitations(tenant, 'f-none-v1', [])).toBe(false);
+    expect((await store.search(tenant, query('colour')))[0]?.fact).toEqual({
+      ...v2.fact,
+      citations: [{ sessionId: 'b' }],
+    });
+    expect((await chainOf(tenant, v1.fact.id)).map((f) => f.citations)).toEqual([[{ sessionId: 'b' }], []]);
+  });
+
+  it('makes an upsert that read citations before a scrub retry on the scrubbed ones', async () => {
+    const tenant = uniqueId('t');
+    const { fact } = await store.upsert(tenant, {
+      key: 'p',
+      text: 'Plan is gold',
+      citations: [{ sessionId: 'gone' }, { sessionId: 'kept' }],
+    });
+    // The scrub lands between the upsert's reads and its transaction.
+    let scrubbed = false;
+    const interleaved = {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === 'TransactWriteCommand' && !scrubbed) {
+          scrubbed = true;
+          await store.replaceCitations(tenant, fact.id, [{ sessionId: 'kept' }]);
+        }
+        return dynamo().send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const racing = new FactStore(table, interleaved);
+    const next = await racing.upsert(tenant, {
+      key: 'p',
+      text: 'Plan is gold',
+      citations: [{ sessionId: 'new' }],
+    });
+    expect(scrubbed).toBe(true);
+    expect(next.fact).toMatchObject({ version: 2, citations: [{ sessionId: 'kept' }, { sessionId: 'new' }] });
+    const chain = await chainOf(tenant, fact.id);
+    expect(chain.map((f) => f.citations)).toEqual([
+      [{ sessionId: 'kept' }, { sessionId: 'new' }],
+      [{ sessionId: 'kept' }],
+    ]);
   });
 
   it('returns the same ids in the same order twice, ties broken by id', async () => {
