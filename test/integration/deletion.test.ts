@@ -336,3 +336,151 @@ describe('writes racing a deletion', () => {
     expect(leftovers(await scanAll(), u)).toEqual([]);
   }, 120_000);
 });
+
+describe('DELETE /v1/sessions/{sessionId}', () => {
+  it('follows provenance: facts citing only it go, facts citing others too lose its citations, the user keeps the rest', async () => {
+    const tenantId = uniqueId('ts');
+    const u = await seedUser(tenantId, 's');
+    const [s1, s2] = u.sessions as [string, string];
+    const shared = await call(tenantId, factsHandler, 'POST /v1/facts', {
+      body: {
+        text: 'The release train leaves on Monday',
+        citations: [
+          { sessionId: s1, seq: 1 },
+          { sessionId: s2, seq: 2 },
+        ],
+      },
+    });
+    const stats = async () => {
+      const item = (await scanAll()).find((i) => i.pk === `T#${tenantId}#R#U:${u.userId}`);
+      return JSON.parse(item!.json) as { docs: number; length: number; w: Record<string, number> };
+    };
+    const before = await stats();
+    expect(before.w[s1]).toBeGreaterThan(0);
+
+    const accepted = await call(tenantId, deletionsHandler, 'DELETE /v1/sessions/{sessionId}', {
+      params: { sessionId: s1 },
+    });
+    expect(accepted.status).toBe(202);
+    await deliver(tenantId, accepted.body.id);
+    const done = await status(tenantId, accepted.body.id);
+    expect(done.body).toMatchObject({ status: 'done', kind: 'session', sessionsDeleted: 1 });
+    // The shared fact, and the summarizer's facts both sessions stated (their citations were merged).
+    expect(done.body.factsUpdated).toBeGreaterThanOrEqual(1);
+
+    const after = await scanAll();
+    expect(
+      mentioning(
+        after.filter((i) => i.pk !== `T#${tenantId}#AUDIT`),
+        [s1],
+      ),
+    ).toEqual([]);
+    // The shared fact stays, citing s2 only; the user's other sessions, profile and facts stay.
+    const factItem = after.find((i) => i.json.includes(shared.body.fact.id) && i.pk.includes('#FACT#'));
+    expect(JSON.parse(factItem!.json).citations).toEqual([{ sessionId: s2, seq: 2 }]);
+    expect(
+      (await call(tenantId, sessionsHandler, 'GET /v1/sessions/{sessionId}', { params: { sessionId: s2 } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (
+        await call(tenantId, profilesHandler, 'GET /v1/users/{userId}/profile', {
+          params: { userId: u.userId },
+        })
+      ).status,
+    ).toBe(200);
+    // The user's recall counters lose exactly the session's share.
+    const now = await stats();
+    expect(now.w[s1]).toBeUndefined();
+    expect(now.w[s2]).toBe(before.w[s2]);
+    expect(now.docs).toBeLessThan(before.docs);
+    expect(now.docs).toBeGreaterThan(0);
+    const built = await call(tenantId, contextHandler, 'POST /v1/sessions/{sessionId}/context', {
+      params: { sessionId: s2 },
+      body: { route, input: `Where does ${u.marker}name live?`, userId: u.userId },
+    });
+    expect(built.status).toBe(200);
+  });
+});
+
+describe('DELETE /v1/facts/{factId}', () => {
+  it('deletes the fact and its whole version history, whichever version is named', async () => {
+    const tenantId = uniqueId('tf');
+    const post = (text: string) =>
+      call(tenantId, factsHandler, 'POST /v1/facts', {
+        body: { userId: 'u-1', key: 'city', text, pinned: true },
+      });
+    const first = await post('Lives in Lisbon');
+    const second = await post('Lives in Porto');
+    expect(second.body.fact.id).not.toBe(first.body.fact.id);
+    const lineage = String(first.body.fact.id).replace(/-v\d+$/, '');
+    expect(mentioning(await scanAll(), [lineage]).length).toBeGreaterThan(3);
+
+    const accepted = await call(tenantId, deletionsHandler, 'DELETE /v1/facts/{factId}', {
+      params: { factId: first.body.fact.id },
+    });
+    expect(accepted.status).toBe(202);
+    const again = await call(tenantId, deletionsHandler, 'DELETE /v1/facts/{factId}', {
+      params: { factId: second.body.fact.id },
+    });
+    expect(again.body.id).toBe(accepted.body.id);
+    await deliver(tenantId, accepted.body.id);
+    expect((await status(tenantId, accepted.body.id)).body).toMatchObject({ status: 'done', kind: 'fact' });
+    const left = (await scanAll()).filter((i) => i.pk !== `T#${tenantId}#AUDIT`);
+    expect(mentioning(left, [lineage])).toEqual([]);
+    const search = await call(tenantId, factsHandler, 'GET /v1/facts', {
+      query: { userId: 'u-1', query: 'lives' },
+    });
+    expect(search.body.facts).toEqual([]);
+  });
+});
+
+describe('deletion errors', () => {
+  const tenantId = uniqueId('te');
+  it('answers 404 for ids with nothing to delete and unknown deletions', async () => {
+    const cases = [
+      ['DELETE /v1/sessions/{sessionId}', { sessionId: 'no-such-session' }, 'session'],
+      ['DELETE /v1/users/{userId}', { userId: 'no-such-user' }, 'user'],
+      ['DELETE /v1/facts/{factId}', { factId: `f-${'0'.repeat(32)}-v1` }, 'fact'],
+      ['GET /v1/deletions/{id}', { id: `del-${'0'.repeat(32)}` }, 'deletion'],
+    ] as const;
+    for (const [routeKey, params, what] of cases) {
+      const r = await call(tenantId, deletionsHandler, routeKey, { params });
+      expect(r.status, routeKey).toBe(404);
+      expect(r.body.error.code).toBe('not_found');
+      expect(Object.keys(r.body.error.details)).toContain(what);
+    }
+  });
+
+  it('answers 400 naming the field for malformed ids', async () => {
+    const cases = [
+      ['DELETE /v1/sessions/{sessionId}', { sessionId: 'bad#id' }, 'sessionId'],
+      ['DELETE /v1/users/{userId}', { userId: 'x'.repeat(129) }, 'userId'],
+      ['DELETE /v1/facts/{factId}', { factId: 'not-a-fact' }, 'factId'],
+      ['GET /v1/deletions/{id}', { id: 'del-xyz' }, 'id'],
+    ] as const;
+    for (const [routeKey, params, field] of cases) {
+      const r = await call(tenantId, deletionsHandler, routeKey, { params });
+      expect(r.status, routeKey).toBe(400);
+      expect(r.body.error.details.fields.map((f: { path: string }) => f.path)).toEqual([field]);
+    }
+  });
+
+  it('keeps tenants apart: another tenant cannot see or repeat a deletion', async () => {
+    const owner = uniqueId('to');
+    await append(owner, 'sess-1', { expectedVersion: 0, turns: conversation('q') });
+    const accepted = await call(owner, deletionsHandler, 'DELETE /v1/sessions/{sessionId}', {
+      params: { sessionId: 'sess-1' },
+    });
+    expect((await status(tenantId, accepted.body.id)).status).toBe(404);
+    expect(
+      (
+        await call(tenantId, deletionsHandler, 'DELETE /v1/sessions/{sessionId}', {
+          params: { sessionId: 'sess-1' },
+        })
+      ).status,
+    ).toBe(404);
+    await deliver(owner, accepted.body.id);
+    expect((await status(owner, accepted.body.id)).body.status).toBe('done');
+  });
+});
