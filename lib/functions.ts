@@ -155,7 +155,9 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
     facts: {
       env: ['factsTable'],
       tokenizes: true,
-      grant: (f) => allow(f, t.facts, ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchGetItem']),
+      // Update: a superseded version gets only its validUntil and supersededBy, in the upsert's transaction.
+      grant: (f) =>
+        allow(f, t.facts, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem']),
     },
     profiles: {
       env: ['profilesTable', 'registryTable'],
@@ -216,7 +218,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         // Session reads and summary commits; the log's pages; fact upserts.
         allow(f, t.sessions, ['GetItem', 'PutItem']);
         allow(f, t.events, ['PutItem', 'Query']);
-        allow(f, t.facts, ['GetItem', 'PutItem', 'DeleteItem']);
+        allow(f, t.facts, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
         // The session's tombstone, checked in the summary's transaction; each recall batch's listing.
         allow(f, t.registry, ['ConditionCheckItem', 'GetItem', 'PutItem']);
         // The recall indexer: counters (Get, Put-if-absent, conditional Update) and postings (BatchWrite).

@@ -52,6 +52,7 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
       // Tenants, on every API function: the key lookup when the authorizer could not make it.
       'dynamodb:GetItem': ['Facts', 'Tenants'],
       'dynamodb:PutItem': ['Facts'],
+      'dynamodb:UpdateItem': ['Facts'],
       'dynamodb:DeleteItem': ['Facts'],
       'dynamodb:Query': ['Facts'],
       'dynamodb:BatchGetItem': ['Facts'],
@@ -73,7 +74,7 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
       'dynamodb:ConditionCheckItem': ['Registry'],
       'dynamodb:DeleteItem': ['Facts'],
       'dynamodb:Query': ['Events'],
-      'dynamodb:UpdateItem': ['Recall'],
+      'dynamodb:UpdateItem': ['Facts', 'Recall'],
       'dynamodb:BatchWriteItem': ['Recall'],
     });
     expect(grants.Context).toEqual({
