@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { cacheGetSchema, cachePutSchema } from '../../lambdas/domain/cache';
 import { contextRequestSchema } from '../../lambdas/domain/context';
+import { deletionIdOf } from '../../lambdas/domain/deletion';
 import {
   factHistoryQuerySchema,
   factInputSchema,
@@ -16,6 +17,7 @@ import { toolSchema } from '../../lambdas/domain/policy';
 import { profilePutSchema } from '../../lambdas/domain/profile';
 import * as cache from '../../lambdas/handlers/cache';
 import * as context from '../../lambdas/handlers/context';
+import * as deletions from '../../lambdas/handlers/deletions';
 import * as facts from '../../lambdas/handlers/facts';
 import * as health from '../../lambdas/handlers/health';
 import * as profiles from '../../lambdas/handlers/profiles';
@@ -297,6 +299,19 @@ const fuzzed: Record<string, Fuzzed> = {
     body: biased(arbitraryOf(cachePutSchema), { sessionId: fc.constantFrom(...sessionPool) }),
   },
   'GET /v1/cache': { handler: cache.handler, query: cacheGetSchema },
+  // Last, so the deletions they start (of the pools' sessions, users and facts) disturb no other route.
+  'DELETE /v1/sessions/{sessionId}': { handler: deletions.handler, params: { sessionId } },
+  'DELETE /v1/users/{userId}': { handler: deletions.handler, params: { userId } },
+  'DELETE /v1/facts/{factId}': { handler: deletions.handler, params: { factId } },
+  'GET /v1/deletions/{id}': {
+    handler: deletions.handler,
+    params: {
+      id: fc.oneof(
+        fc.constantFrom(...sessionPool.map((s) => deletionIdOf(tenantId, 'session', s))),
+        arbitraryOf(deletions.deletionPathSchemas.deletion.shape.id) as fc.Arbitrary<string>,
+      ),
+    },
+  },
 };
 
 /** One request: path through the local gateway's matcher (its decoding), then the handler in-process. */
