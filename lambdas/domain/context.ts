@@ -32,7 +32,7 @@ export const routeRefSchema = z
   .min(1)
   .max(200)
   .regex(
-    /^[a-z0-9][a-z0-9-]{0,63}(?:@(?:[1-9]\d{0,5}|1000000)|:(?![aA][wW][sS]|[sS][sS][mM])[A-Za-z][A-Za-z0-9_.-]{0,99})?$/,
+    /^[a-z0-9][a-z0-9-]{0,63}(?:@(?:[1-9]\d{0,5}|1000000)|:[A-Za-z][A-Za-z0-9_.-]{0,99})?$/,
     '`name`, `name@<version>` or `name:<label>`',
   );
 

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { idempotencyKeySchema } from '../domain/append-receipt';
 import { cacheGetSchema, cachePutSchema } from '../domain/cache';
 import { contextRequestSchema } from '../domain/context';
-import { factInputSchema } from '../domain/fact-upsert';
+import { deletionAcceptedSchema, deletionPathSchemas, deletionStatusSchema } from '../domain/deletion';
+import { factHistoryQuerySchema, factInputSchema } from '../domain/fact-upsert';
 import { idSchema } from '../domain/ids';
 import { toolSchema } from '../domain/policy';
 import { profilePutSchema } from '../domain/profile';
@@ -61,6 +62,9 @@ const responseComponents: Record<string, z.ZodType> = {
   ToolAnswer: res.toolAnswerSchema,
   FactUpsertAnswer: res.factUpsertAnswerSchema,
   FactSearchAnswer: res.factSearchAnswerSchema,
+  FactHistory: res.factHistorySchema,
+  DeletionAccepted: deletionAcceptedSchema,
+  DeletionStatus: deletionStatusSchema,
   Profile: res.profileSchema,
   CachePutAnswer: res.cachePutAnswerSchema,
   CacheGetAnswer: res.cacheGetAnswerSchema,
@@ -98,6 +102,15 @@ const common: Record<number, Answer> = {
 
 const sessionPath = z.object({ sessionId: idSchema });
 
+const accepted = (what: string): Record<number, Answer> => ({
+  202: {
+    description: `deletion of ${what} started (or already under way, or done): poll GET /v1/deletions/{id}`,
+    body: 'DeletionAccepted',
+    headers: { location: { description: 'the deletion to poll', schema: z.string() } },
+  },
+  404: error(`not_found: nothing of ${what} to delete`),
+});
+
 /** One entry per route of lambdas/routes.ts, keyed by its route key (a test checks they match). */
 export const operations: Record<string, Operation> = {
   'GET /v1/health': {
@@ -133,6 +146,7 @@ export const operations: Record<string, Operation> = {
         body: 'AppendAnswer',
         headers: { 'idempotent-replayed': { description: '"true" on a replay', schema: z.literal('true') } },
       },
+      404: error('not_found: the session (or its user) was deleted (details.deleted)'),
       409: error('version_conflict (details.currentVersion) or session_user_mismatch'),
       422: error('idempotency_key_reused: the key was used with another body'),
     },
@@ -193,7 +207,7 @@ export const operations: Record<string, Operation> = {
         body: 'ToolAnswer',
         headers: { 'preference-applied': { description: 'the wait applied', schema: z.string() } },
       },
-      404: error('not_found: no such tool, route or session'),
+      404: error('not_found: no such tool, route or session, or the session was deleted'),
       409: error('in_progress: a call with this key is running (Retry-After, details.retryAfterSeconds)', {
         'retry-after': retryAfter,
       }),
@@ -210,8 +224,12 @@ export const operations: Record<string, Operation> = {
     tag: 'facts',
     body: 'FactInput',
     answers: {
-      200: { description: 'an existing fact restated or replaced', body: 'FactUpsertAnswer' },
-      201: { description: 'a new fact', body: 'FactUpsertAnswer' },
+      200: { description: 'the current version restated (nothing written)', body: 'FactUpsertAnswer' },
+      201: {
+        description: 'a new version (the first of its key, or one superseding the current)',
+        body: 'FactUpsertAnswer',
+      },
+      404: error('not_found: the user was deleted (details.deleted)'),
     },
   },
   'GET /v1/facts': {
@@ -220,6 +238,17 @@ export const operations: Record<string, Operation> = {
     tag: 'facts',
     query: searchQuery,
     answers: { 200: { description: 'best first', body: 'FactSearchAnswer' } },
+  },
+  'GET /v1/facts/{factId}/history': {
+    operationId: 'factHistory',
+    summary: "Every version of a fact's lineage, newest first (superseded ones with validUntil)",
+    tag: 'facts',
+    path: z.object({ factId: idSchema }),
+    query: factHistoryQuerySchema,
+    answers: {
+      200: { description: 'a page of versions', body: 'FactHistory' },
+      404: error('not_found: no such fact for this tenant'),
+    },
   },
   'PUT /v1/users/{userId}/profile': {
     operationId: 'putProfile',
@@ -230,6 +259,7 @@ export const operations: Record<string, Operation> = {
     answers: {
       200: { description: 'replaced', body: 'Profile' },
       201: { description: 'created', body: 'Profile' },
+      404: error('not_found: the user was deleted (details.deleted)'),
       409: error('version_conflict (details.currentVersion)'),
     },
   },
@@ -250,6 +280,7 @@ export const operations: Record<string, Operation> = {
     body: 'CachePut',
     answers: {
       200: { description: 'stored', body: 'CachePutAnswer' },
+      404: error('not_found: the session was deleted (details.deleted)'),
       409: error('session_moved: the session changed since the context the answer was built on'),
     },
   },
@@ -259,6 +290,37 @@ export const operations: Record<string, Operation> = {
     tag: 'cache',
     query: cacheGetSchema,
     answers: { 200: { description: 'hit or miss', body: 'CacheGetAnswer' } },
+  },
+  'DELETE /v1/sessions/{sessionId}': {
+    operationId: 'deleteSession',
+    summary: 'Delete a session and everything it owns (asynchronous)',
+    tag: 'deletions',
+    path: deletionPathSchemas.session,
+    answers: accepted('this session'),
+  },
+  'DELETE /v1/users/{userId}': {
+    operationId: 'deleteUser',
+    summary: 'Delete a user: profile, facts, and the sessions bound to them (asynchronous)',
+    tag: 'deletions',
+    path: deletionPathSchemas.user,
+    answers: accepted('this user'),
+  },
+  'DELETE /v1/facts/{factId}': {
+    operationId: 'deleteFact',
+    summary: 'Delete a fact, every version of its lineage (asynchronous)',
+    tag: 'deletions',
+    path: deletionPathSchemas.fact,
+    answers: accepted('this fact'),
+  },
+  'GET /v1/deletions/{id}': {
+    operationId: 'getDeletion',
+    summary: "A deletion's progress and counts per store",
+    tag: 'deletions',
+    path: deletionPathSchemas.deletion,
+    answers: {
+      200: { description: 'the deletion', body: 'DeletionStatus' },
+      404: error('not_found: no such deletion for this tenant'),
+    },
   },
 };
 

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { Drop, Section } from '../domain/budget';
 import { sources } from '../domain/context';
 import type { ContextResponse } from '../domain/context-builder';
-import type { Citation, Fact, StructuredSummary } from '../domain/facts';
+import { factLifecycleShape } from '../domain/fact-upsert';
+import type { Citation, Fact, FactHistoryPage, StructuredSummary } from '../domain/facts';
 import type { Profile } from '../domain/profile';
 import type { StoredTurn } from '../domain/session';
 import type { ToolError } from '../domain/tool-call';
@@ -230,17 +231,20 @@ export const factSchema = z.object({
   version: z.number().int(),
   createdAt: isoDate,
   updatedAt: isoDate,
-  /** the version this one superseded */
-  supersedes: z.string().optional(),
-  /** set once superseded: the version that replaced this one, and when */
-  supersededBy: z.string().optional(),
-  validUntil: isoDate.optional(),
+  /** supersedes: the version this one replaced; supersededBy, validUntil: once replaced (history only) */
+  ...factLifecycleShape,
 });
 
 export const factUpsertAnswerSchema = z.object({ fact: factSchema, deduplicated: z.boolean() });
 
 export const factSearchAnswerSchema = z.object({
   facts: z.array(factSchema.extend({ score: z.number() })),
+});
+
+/** one lineage's versions, newest first; `next` is the `before` of the next page */
+export const factHistorySchema = z.object({
+  facts: z.array(factSchema),
+  next: z.number().int().optional(),
 });
 
 export const profileSchema = z.object({
@@ -287,4 +291,5 @@ same<Same<z.output<typeof contextResponseSchema>['sections'][number]['dropped'][
 same<Same<z.output<typeof toolErrorSchema>, ToolError>>();
 same<Same<z.output<typeof toolAnswerSchema>, ToolAnswer>>();
 same<Same<z.output<typeof factSchema>, Fact>>();
+same<Same<z.output<typeof factHistorySchema>, FactHistoryPage>>();
 same<Same<z.output<typeof profileSchema>, Profile>>();

@@ -213,6 +213,23 @@ describe('against npm start', () => {
     await busy;
   });
 
+  it("reads a fact's history and deletes a session", async () => {
+    const first = await cp.upsertFact({ userId: 'u-hist', key: 'city', text: 'Lives in Lisbon.' });
+    const second = await cp.upsertFact({ userId: 'u-hist', key: 'city', text: 'Lives in Denver.' });
+    const history = await cp.factHistory(second.fact.id);
+    expect(history.facts.map((f) => f.text)).toEqual(['Lives in Denver.', 'Lives in Lisbon.']);
+    expect(history.facts[1]).toMatchObject({ id: first.fact.id, supersededBy: second.fact.id });
+
+    const sid = uniqueId('s');
+    await cp.appendTurns(sid, { expectedVersion: 0, turns: [{ role: 'user', content: 'forget me' }] });
+    const accepted = await cp.deleteSession(sid);
+    expect(accepted).toMatchObject({ kind: 'session', status: expect.any(String) });
+    expect((await cp.deleteSession(sid)).id).toBe(accepted.id);
+    const status = await cp.waitForDeletion(accepted.id, { until: 'sweeping', timeoutMs: 30_000 });
+    expect(['sweeping', 'done']).toContain(status.status);
+    expect(await cp.getSession(sid).catch((e: unknown) => e)).toBeInstanceOf(lib.NotFoundError);
+  });
+
   it('throws typed errors carrying code and details', async () => {
     const missing = await cp.getSession('nope-none').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(lib.NotFoundError);

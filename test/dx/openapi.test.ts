@@ -3,6 +3,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import { deletionAcceptedSchema, deletionStatusSchema } from '../../lambdas/domain/deletion';
 import { operations } from '../../lambdas/http/openapi';
 import * as res from '../../lambdas/http/responses';
 import { routes } from '../../lambdas/routes';
@@ -218,6 +219,19 @@ describe('real answers match the document and the zod response schemas', () => {
     await check('POST', invocations, `${base}/tools/nope/invocations`, res.errorBodySchema, 404, {
       stepIndex: 0,
     });
+    const upserted = await check('POST', '/v1/facts', '/v1/facts', res.factUpsertAnswerSchema, 201, {
+      userId: 'u-oas',
+      key: 'order',
+      text: 'Order 123 arrived on Tuesday.',
+    });
+    const factId = (upserted.fact as { id: string }).id;
+    const history = '/v1/facts/{factId}/history';
+    await check('GET', history, `/v1/facts/${factId}/history?limit=1`, res.factHistorySchema, 200);
+    await check('GET', history, '/v1/facts/f-none/history', res.errorBodySchema, 404);
+    const deletion = await check('DELETE', '/v1/sessions/{sessionId}', base, deletionAcceptedSchema, 202);
+    await check('DELETE', '/v1/users/{userId}', '/v1/users/u-none', res.errorBodySchema, 404);
+    await check('DELETE', '/v1/facts/{factId}', `/v1/facts/f-${'0'.repeat(32)}`, res.errorBodySchema, 404);
+    await check('GET', '/v1/deletions/{id}', `/v1/deletions/${deletion.id}`, deletionStatusSchema, 200);
     const health = await fetch(`${server.url}/v1/health`);
     const healthBody = await health.json();
     conforms('GET', '/v1/health', health.status, healthBody);

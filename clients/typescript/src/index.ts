@@ -28,6 +28,9 @@ export type FactInput = Schemas['FactInput'];
 export type FactUpsertAnswer = Schemas['FactUpsertAnswer'];
 export type FactSearchAnswer = Schemas['FactSearchAnswer'];
 export type FactSearchQuery = NonNullable<operations['searchFacts']['parameters']['query']>;
+export type FactHistory = Schemas['FactHistory'];
+export type DeletionAccepted = Schemas['DeletionAccepted'];
+export type DeletionStatus = Schemas['DeletionStatus'];
 export type ProfilePut = Schemas['ProfilePut'];
 export type Profile = Schemas['Profile'];
 export type CachePut = Schemas['CachePut'];
@@ -280,6 +283,68 @@ export class ContextPlane {
   /** `GET /v1/facts`: the tenant's facts (and a user's), best first. */
   async searchFacts(query: FactSearchQuery = {}): Promise<FactSearchAnswer> {
     return (await this.send(() => this.raw.GET('/v1/facts', { params: { query } }), true)).data;
+  }
+
+  /** `GET /v1/facts/{factId}/history`: every version of the fact's lineage, newest first. */
+  async factHistory(factId: string, query: { limit?: number; before?: number } = {}): Promise<FactHistory> {
+    return (
+      await this.send(
+        () => this.raw.GET('/v1/facts/{factId}/history', { params: { path: { factId }, query } }),
+        true,
+      )
+    ).data;
+  }
+
+  /** `DELETE /v1/sessions/{sessionId}`: starts the deletion (202); asking again answers the same one. */
+  async deleteSession(sessionId: string): Promise<DeletionAccepted> {
+    return (
+      await this.send(
+        () => this.raw.DELETE('/v1/sessions/{sessionId}', { params: { path: { sessionId } } }),
+        true,
+      )
+    ).data;
+  }
+
+  /** `DELETE /v1/users/{userId}`: the user's profile, facts and sessions (202). */
+  async deleteUser(userId: string): Promise<DeletionAccepted> {
+    return (
+      await this.send(() => this.raw.DELETE('/v1/users/{userId}', { params: { path: { userId } } }), true)
+    ).data;
+  }
+
+  /** `DELETE /v1/facts/{factId}`: every version of the fact's lineage (202). */
+  async deleteFact(factId: string): Promise<DeletionAccepted> {
+    return (
+      await this.send(() => this.raw.DELETE('/v1/facts/{factId}', { params: { path: { factId } } }), true)
+    ).data;
+  }
+
+  /** `GET /v1/deletions/{id}`: progress and counts per store. */
+  async getDeletion(id: string): Promise<DeletionStatus> {
+    return (await this.send(() => this.raw.GET('/v1/deletions/{id}', { params: { path: { id } } }), true))
+      .data;
+  }
+
+  /**
+   * Polls a deletion until it reaches `until`: `sweeping` (everything is gone; a second pass runs after
+   * a grace period, by default 2 minutes, for writes that were in flight) or `done`. After `timeoutMs`
+   * the last status is returned as it is.
+   */
+  async waitForDeletion(
+    id: string,
+    {
+      until = 'done',
+      timeoutMs = 180_000,
+      intervalMs = 500,
+    }: { until?: 'sweeping' | 'done'; timeoutMs?: number; intervalMs?: number } = {},
+  ): Promise<DeletionStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.getDeletion(id);
+      if (status.status === 'done' || status.status === until || Date.now() + intervalMs > deadline)
+        return status;
+      await sleep(intervalMs);
+    }
   }
 
   /** `PUT /v1/users/{userId}/profile`: replaces the profile (compare-and-swap; 0 creates). */

@@ -62,7 +62,8 @@ export interface paths {
         get: operations["getSession"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a session and everything it owns (asynchronous) */
+        delete: operations["deleteSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -137,6 +138,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/facts/{factId}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a fact's lineage, newest first (superseded ones with validUntil) */
+        get: operations["factHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{userId}/profile": {
         parameters: {
             query?: never;
@@ -166,6 +184,57 @@ export interface paths {
         get: operations["getCache"];
         /** Store an answer under (question, fingerprint) */
         put: operations["putCache"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a user: profile, facts, and the sessions bound to them (asynchronous) */
+        delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/facts/{factId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a fact, every version of its lineage (asynchronous) */
+        delete: operations["deleteFact"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deletions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deletion's progress and counts per store */
+        get: operations["getDeletion"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -433,7 +502,6 @@ export interface components {
                 updatedAt: string;
                 supersedes?: string;
                 supersededBy?: string;
-                /** Format: date-time */
                 validUntil?: string;
             };
             deduplicated: boolean;
@@ -459,10 +527,61 @@ export interface components {
                 updatedAt: string;
                 supersedes?: string;
                 supersededBy?: string;
-                /** Format: date-time */
                 validUntil?: string;
                 score: number;
             }[];
+        };
+        FactHistory: {
+            facts: {
+                id: string;
+                key?: string;
+                userId?: string;
+                sessionId?: string;
+                text: string;
+                citations: {
+                    sessionId?: string;
+                    seq?: number;
+                    ref?: string;
+                }[];
+                pinned: boolean;
+                tokens: number;
+                version: number;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: date-time */
+                updatedAt: string;
+                supersedes?: string;
+                supersededBy?: string;
+                validUntil?: string;
+            }[];
+            next?: number;
+        };
+        DeletionAccepted: {
+            id: string;
+            /** @enum {string} */
+            kind: "session" | "user" | "fact";
+            /** @enum {string} */
+            status: "running" | "sweeping" | "done";
+        };
+        DeletionStatus: {
+            id: string;
+            /** @enum {string} */
+            kind: "session" | "user" | "fact";
+            /** @enum {string} */
+            status: "running" | "sweeping" | "done";
+            pass: 1 | 2;
+            step: string;
+            counts: {
+                [key: string]: number;
+            };
+            itemsRemoved: number;
+            sessionsDeleted: number;
+            factsUpdated: number;
+            createdAt: string;
+            updatedAt: string;
+            sweepAt?: string;
+            completedAt?: string;
+            auditSeq?: number;
         };
         Profile: {
             userId: string;
@@ -618,6 +737,15 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
+            /** @description not_found: the session (or its user) was deleted (details.deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description version_conflict (details.currentVersion) or session_user_mismatch */
             409: {
                 headers: {
@@ -722,6 +850,102 @@ export interface operations {
                 };
             };
             /** @description not_found: no such session for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: body over 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description internal_error: a bug or a misconfiguration */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description store_unavailable: a store is down, late or throttling (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deletion of this session started (or already under way, or done): poll GET /v1/deletions/{id} */
+            202: {
+                headers: {
+                    /** @description the deletion to poll */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionAccepted"];
+                };
+            };
+            /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no Authorization header (API Gateway's {message}), or unauthorized: an unknown key found out by the function */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description unknown key (API Gateway's {message}) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description not_found: nothing of this session to delete */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1029,7 +1253,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
-            /** @description not_found: no such tool, route or session */
+            /** @description not_found: no such tool, route or session, or the session was deleted */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1214,7 +1438,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description an existing fact restated or replaced */
+            /** @description the current version restated (nothing written) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1223,7 +1447,7 @@ export interface operations {
                     "application/json": components["schemas"]["FactUpsertAnswer"];
                 };
             };
-            /** @description a new fact */
+            /** @description a new version (the first of its key, or one superseding the current) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1257,6 +1481,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description not_found: the user was deleted (details.deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: body over 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description internal_error: a bug or a misconfiguration */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description store_unavailable: a store is down, late or throttling (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    factHistory: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: number;
+            };
+            header?: never;
+            path: {
+                factId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactHistory"];
+                };
+            };
+            /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no Authorization header (API Gateway's {message}), or unauthorized: an unknown key found out by the function */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description unknown key (API Gateway's {message}) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description not_found: no such fact for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description payload_too_large: body over 256 KiB */
@@ -1451,6 +1781,15 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
+            /** @description not_found: the user was deleted (details.deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description version_conflict (details.currentVersion) */
             409: {
                 headers: {
@@ -1633,8 +1972,303 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
+            /** @description not_found: the session was deleted (details.deleted) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description session_moved: the session changed since the context the answer was built on */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: body over 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description internal_error: a bug or a misconfiguration */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description store_unavailable: a store is down, late or throttling (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deletion of this user started (or already under way, or done): poll GET /v1/deletions/{id} */
+            202: {
+                headers: {
+                    /** @description the deletion to poll */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionAccepted"];
+                };
+            };
+            /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no Authorization header (API Gateway's {message}), or unauthorized: an unknown key found out by the function */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description unknown key (API Gateway's {message}) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description not_found: nothing of this user to delete */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: body over 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description internal_error: a bug or a misconfiguration */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description store_unavailable: a store is down, late or throttling (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteFact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                factId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deletion of this fact started (or already under way, or done): poll GET /v1/deletions/{id} */
+            202: {
+                headers: {
+                    /** @description the deletion to poll */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionAccepted"];
+                };
+            };
+            /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no Authorization header (API Gateway's {message}), or unauthorized: an unknown key found out by the function */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description unknown key (API Gateway's {message}) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description not_found: nothing of this fact to delete */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description payload_too_large: body over 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description internal_error: a bug or a misconfiguration */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description store_unavailable: a store is down, late or throttling (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDeletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the deletion */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionStatus"];
+                };
+            };
+            /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no Authorization header (API Gateway's {message}), or unauthorized: an unknown key found out by the function */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description unknown key (API Gateway's {message}) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description not_found: no such deletion for this tenant */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
