@@ -369,6 +369,20 @@ describe('FactStore against the emulator', () => {
     ]);
   });
 
+  it('refuses (503) to write over a head whose current version is gone (a deletion under way), writing nothing', async () => {
+    const tenant = uniqueId('t');
+    const { fact } = await store.upsert(tenant, { key: 'd', text: 'Half deleted' });
+    await dynamo().send(new DeleteCommand({ TableName: table, Key: keys.fact(tenant, fact.id) }));
+    await expect(
+      store.upsert(tenant, { key: 'd', text: 'Written during the deletion' }),
+    ).rejects.toMatchObject({
+      status: 503,
+      code: 'store_unavailable',
+    });
+    expect(await store.get(tenant, versionIdOf(lineageIdOf({ key: 'd', text: '' }), 2))).toBeNull();
+    expect(await postingsOf(tenant, 'deletion')).toEqual([]);
+  });
+
   it('returns the same ids in the same order twice, ties broken by id', async () => {
     const tenant = uniqueId('t');
     const at = new Date();
