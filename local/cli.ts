@@ -8,6 +8,7 @@ import { tenantIdSchema } from '../lambdas/domain/ids';
 import { labelSchema, policySchema, routeSchema } from '../lambdas/domain/policy';
 import { parseWith } from '../lambdas/domain/validation';
 import { type PolicySelector, PolicyStore } from '../lambdas/stores/policy-store';
+import { dataTables, TenantAdmin } from '../lambdas/stores/tenant-admin';
 import { TenantStore } from '../lambdas/stores/tenant-store';
 import { type LocalState, STATE_FILE, useEndpoints } from './runtime';
 
@@ -22,6 +23,11 @@ const USAGE = `usage: npm run cli -- <command> [options]
   policy list                                   routes, versions and labels
   policy show    --route R [--version N | --label L]
   tenant create  NAME                           prints the new API key as its last line
+  tenant list                                   tenants, when created, how many API keys
+  tenant delete  NAME [--grace SECONDS]         revokes its keys, then deletes every item of it
+                                                from every table; with --grace, once more after
+                                                that long (requests authorized before the keys
+                                                went: the authorizer caches an answer 5 minutes)
 
 Target: the environment of a running \`npm start\` (default), or a deployed stack with
   --stack NAME [--region REGION]`;
@@ -41,6 +47,10 @@ async function connect(stack: string | undefined, region: string | undefined) {
     if (!outputs.TenantsTableName || !outputs.PolicyPrefix)
       throw new Error(`stack ${stack} has no context-plane outputs`);
     process.env[envNames.tenantsTable] = outputs.TenantsTableName;
+    for (const key of dataTables) {
+      const output = outputs[`${key[0]!.toUpperCase()}${key.slice(1)}Name`];
+      if (output) process.env[envNames[key]] = output;
+    }
     process.env[envNames.policyPrefix] = outputs.PolicyPrefix;
     return;
   }
@@ -78,6 +88,7 @@ async function main(argv: string[]) {
       label: { type: 'string' },
       stack: { type: 'string' },
       region: { type: 'string' },
+      grace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -154,6 +165,37 @@ async function main(argv: string[]) {
       const apiKey = await new TenantStore().create(name);
       console.log(`tenant ${name} created; its API key (shown once, only its hash is stored):`);
       console.log(apiKey);
+      return;
+    }
+    case 'tenant list': {
+      progress('scanning the tenants table');
+      for (const t of await new TenantAdmin().list()) {
+        console.log(`${t.tenantId}\tcreated ${t.createdAt || '-'}\tkeys ${t.keys}`);
+      }
+      return;
+    }
+    case 'tenant delete': {
+      const name = parseWith(tenantIdSchema, rest[0], 'name');
+      const grace =
+        values.grace === undefined ? 0 : parseWith(z.coerce.number().int().min(0), values.grace, 'grace');
+      const admin = new TenantAdmin();
+      // Keys first: nothing new is written as the tenant while its data goes.
+      progress(`revoking the API keys of ${name}`);
+      const revoked = await admin.revokeKeys(name);
+      const counts: Record<string, number> = {};
+      for (let pass = 1; pass <= (grace > 0 ? 2 : 1); pass++) {
+        if (pass === 2) {
+          progress(`waiting ${grace} s, then sweeping once more`);
+          await new Promise((r) => setTimeout(r, grace * 1000));
+        }
+        for (const table of [...dataTables, 'tenantsTable' as const]) {
+          progress(`deleting ${name}'s items from ${envNames[table]}`);
+          counts[table] = (counts[table] ?? 0) + (await admin.purge(table, name));
+        }
+      }
+      console.log(`tenant ${name} deleted: ${revoked} API keys revoked`);
+      for (const [table, n] of Object.entries(counts))
+        console.log(`  ${table.replace(/Table$/, '')}\t${n} items`);
       return;
     }
     default:
