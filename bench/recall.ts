@@ -313,13 +313,20 @@ async function main() {
         `| ${m.padEnd(25)} | ${TOTALS.map((t) => `${cell(recall(of(m, t)))} | ${cell(mean(of(m, t).map((o) => o.tokens)).toFixed(0))}`).join(' | ')} |`,
     ),
     '',
-    'Recall by question type at 2,000 tokens:',
+    'Recall by question type (context-plane / BM25 raw turns / last-N):',
     '',
-    `| ${'type'.padEnd(12)} | questions | context-plane | BM25 raw turns |   last-N |`,
-    `|${'-'.repeat(14)}|-----------|---------------|----------------|----------|`,
+    `| ${'type'.padEnd(12)} | questions | ${TOTALS.map((t) => cell(`@${t}`, 22)).join(' | ')} |`,
+    `|${'-'.repeat(14)}|-----------|${TOTALS.map(() => '-'.repeat(24)).join('|')}|`,
     ...questionTypes.map(
-      (t) =>
-        `| ${t.padEnd(12)} | ${cell(String(of('context-plane', 2000, t).length), 9)} | ${cell(recall(of('context-plane', 2000, t)), 13)} | ${cell(recall(of('BM25 raw turns', 2000, t)), 14)} | ${cell(recall(of('last-N', 2000, t)), 8)} |`,
+      (q) =>
+        `| ${q.padEnd(12)} | ${cell(String(of('context-plane', 2000, q).length), 9)} | ${TOTALS.map((t) =>
+          cell(
+            (['context-plane', 'BM25 raw turns', 'last-N'] as const)
+              .map((m) => recall(of(m, t, q)).replace(' %', ''))
+              .join(' / '),
+            22,
+          ),
+        ).join(' | ')} |`,
     ),
     '',
     `| ${'ms per request (client, HTTP)'.padEnd(36)} | ${cell('n', 5)} | ${cell('p50', 7)} | ${cell('p95', 7)} |`,

@@ -2,7 +2,7 @@ import type { Caps, RetrievedFact, Source } from './context';
 import { sources } from './context';
 import { BudgetTooSmallError, InputTooLargeError } from './errors';
 import type { Citation, StructuredSummary } from './facts';
-import { NEIGHBOUR_SCORE_RATIO, type RecallHit } from './recall';
+import { bringsNeighbours, type RecallHit } from './recall';
 import type { StoredTurn } from './session';
 
 /**
@@ -383,11 +383,10 @@ function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set
     return cost;
   };
 
-  const best = input.hits[0]?.score ?? 0;
-  for (const hit of input.hits) {
+  for (const [rank, hit] of input.hits.entries()) {
     const main = available(hit.sessionId, hit.seq);
     if (!main) continue;
-    const strong = hit.score >= NEIGHBOUR_SCORE_RATIO * best;
+    const strong = bringsNeighbours(input.hits, rank);
     const before = strong ? available(hit.sessionId, hit.seq - 1) : null;
     const after = strong ? available(hit.sessionId, hit.seq + 1) : null;
     // Largest first: with both neighbours, with the reply only, with the one before, alone.

@@ -47,8 +47,8 @@ export const recallLimits = {
 
 const K1 = 1.2;
 const B = 0.75;
-export const EPISODE_WEIGHT = 0.5;
-export const PRIOR_WEIGHT = 0.3;
+export const EPISODE_WEIGHT = 0.1;
+export const PRIOR_WEIGHT = 0.6;
 export const EXPANSION_WEIGHT = 1;
 /** Estimating a turn's cost from its length in terms (stop words are not counted in it). */
 const TOKENS_PER_TERM = 2;
@@ -57,6 +57,9 @@ const FETCH_MARGIN = 2;
 /** A hit brings its neighbours when it scores at least this share of the best hit's score: a weak
  * hit (matching little more than a name every turn has) would crowd out other hits with them. */
 export const NEIGHBOUR_SCORE_RATIO = 0.5;
+/** Whether the hit at this rank brings the turns before and after it (the fetch and the budgeter agree). */
+export const bringsNeighbours = (hits: RecallHit[], rank: number) =>
+  hits[rank]!.score >= NEIGHBOUR_SCORE_RATIO * (hits[0]?.score ?? 0);
 const DAY_MS = 24 * 3600 * 1000;
 
 export type Scope = `S:${string}` | `U:${string}`;
@@ -418,11 +421,22 @@ export async function recallFor(
 
   // Second round: the names the best hits state, at a lower weight. "Where does the friend who gave
   // Ana a camera live?" first finds "my friend Mirela gave me a camera", then "Mirela moved to Porto".
+  // The first round's turns are fetched while the second round's postings are read: the second
+  // round mostly reorders the same hits, so what is left to fetch after it is small.
+  const inTail = new Set(tail.turns.map((t) => t.seq));
+  const have = (ref: { sessionId: string; seq: number }) =>
+    ref.sessionId === req.sessionId && inTail.has(ref.seq);
+  const fetched = new Map<string, StoredTurn>();
+  const fetch = async (refs: { sessionId: string; seq: number }[]) => {
+    const todo = refs.filter((r) => !have(r) && !fetched.has(`${r.sessionId}#${r.seq}`));
+    if (todo.length) for (const [k, t] of await port.turns(req.tenantId, todo)) fetched.set(k, t);
+  };
   const expansion = expansionTerms(hits, weights);
   if (expansion.length) {
     const [more, moreUser] = await Promise.all([
       port.snapshot(req.tenantId, sessionScope(req.sessionId), expansion),
       user && req.userId ? port.snapshot(req.tenantId, userScope(req.userId), expansion) : null,
+      fetch(toFetch(hits, maxHits, req.room).wanted),
     ]);
     for (const t of expansion) weights.set(t, EXPANSION_WEIGHT);
     hits = rankRecall({
@@ -433,30 +447,40 @@ export async function recallFor(
       tail: tail.turns,
     });
   }
+  const { wanted, kept } = toFetch(hits, maxHits, req.room);
+  await fetch(wanted);
+  hits = hits.slice(0, kept);
+  // Exactly the tail and the turns the final hits asked for, whatever the first round fetched.
   const turns = new Map<string, StoredTurn>();
   for (const t of tail.turns) turns.set(`${req.sessionId}#${t.seq}`, t);
-  // Read only the turns that can fit: hits in rank order (strong ones with their neighbours) until
-  // their estimated cost passes the room with a margin; an estimate is never read from a text.
+  for (const w of wanted) {
+    const key = `${w.sessionId}#${w.seq}`;
+    const t = fetched.get(key);
+    if (t) turns.set(key, t);
+  }
+  return { hits, turns, complete, ids: hits.map((h) => `${h.sessionId}#${h.seq}`) };
+}
+
+/**
+ * Which turns the budgeter may use: hits in rank order (strong ones with their neighbours) until their
+ * estimated cost passes the room with a margin; `kept` hits. The estimate comes from each hit's length,
+ * never from a text, so where the cut falls does not depend on how far the indexer got.
+ */
+function toFetch(hits: RecallHit[], maxHits: number, room: number) {
   const wanted = new Map<string, { sessionId: string; seq: number }>();
-  const best = hits[0]?.score ?? 0;
   let estimate = 0;
   let kept = 0;
-  for (const h of hits.slice(0, maxHits)) {
-    if (estimate > FETCH_MARGIN * req.room) break;
+  for (const [rank, h] of hits.slice(0, maxHits).entries()) {
+    if (estimate > FETCH_MARGIN * room) break;
     kept++;
-    const around = h.score >= NEIGHBOUR_SCORE_RATIO * best ? [h.seq - 1, h.seq, h.seq + 1] : [h.seq];
+    const around = bringsNeighbours(hits, rank) ? [h.seq - 1, h.seq, h.seq + 1] : [h.seq];
     for (const seq of around) {
-      const key = `${h.sessionId}#${seq}`;
       if (seq < 1) continue;
-      // From the hit's length whether or not its text is at hand: where the cut falls must not depend
-      // on how far the indexer got (the context is the same either way).
       estimate += TOKENS_PER_TERM * (h.len ?? 0) + recallLimits.minTurnTokens;
-      if (!turns.has(key)) wanted.set(key, { sessionId: h.sessionId, seq });
+      wanted.set(`${h.sessionId}#${seq}`, { sessionId: h.sessionId, seq });
     }
   }
-  hits = hits.slice(0, kept);
-  if (wanted.size) for (const [k, t] of await port.turns(req.tenantId, [...wanted.values()])) turns.set(k, t);
-  return { hits, turns, complete, ids: hits.map((h) => `${h.sessionId}#${h.seq}`) };
+  return { wanted: [...wanted.values()], kept };
 }
 
 /** Names stated by the best (strong) hits that the query does not have yet: the second round's terms. */

@@ -167,6 +167,52 @@ describe('recall', () => {
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
   });
 
+  it("fetches the first round's turns while the second round's postings are read, then only what is missing", async () => {
+    const mem = new MemoryRecall();
+    mem.append('s1', [
+      'Ana: my friend Mirela gave me a vintage camera for my birthday',
+      ...chatter(30),
+      'Ana: big news from Mirela, she moved to Valencia last month',
+      ...chatter(30, 4),
+    ]);
+    await mem.index('s1');
+    const seen: string[] = [];
+    const fetched: string[][] = [];
+    const port: typeof mem = Object.create(mem);
+    let round = 0;
+    port.snapshot = async (t, scope, terms) => {
+      const n = ++round;
+      seen.push(`postings ${n} asked`);
+      const snap = await mem.snapshot(t, scope, terms);
+      await new Promise((r) => setTimeout(r, 5));
+      seen.push(`postings ${n} back`);
+      return snap;
+    };
+    port.turns = async (t, refs) => {
+      seen.push('turns asked');
+      fetched.push(refs.map((r) => `${r.sessionId}#${r.seq}`));
+      return mem.turns(t, refs);
+    };
+    const r = await recallFor(port, {
+      tenantId: 't',
+      sessionId: 's1',
+      input: 'In which city does the friend who gave Ana a vintage camera live?',
+      room: 100,
+    });
+    expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
+    // The turns were asked for before the second round's postings were back.
+    expect(seen.slice(0, 4)).toEqual(['postings 1 asked', 'postings 1 back', 'postings 2 asked', 'turns asked']);
+    // No turn is read twice, and what comes back is what the final hits asked for, nothing more.
+    const all = fetched.flat();
+    expect(new Set(all).size).toBe(all.length);
+    // (the log's newest 32 turns, 31-62, are the tail read, always at hand)
+    const wanted = new Set(r.hits.flatMap((h) => [h.seq - 1, h.seq, h.seq + 1]).map((n) => `s1#${n}`));
+    const beforeTail = [...r.turns.keys()].filter((k) => Number(k.split('#')[1]) < 31);
+    expect(beforeTail.length).toBeGreaterThan(0);
+    expect(beforeTail.filter((k) => !wanted.has(k))).toEqual([]);
+    expect(r.turns.get('s1#32')?.content).toContain('Valencia');
+  });
+
   it('is deterministic: equal scores break by seq', async () => {
     const mem = new MemoryRecall();
     mem.append('s1', ['Ana: zebra', 'Ana: zebra', 'Ana: zebra', ...chatter(5)]);
