@@ -25,7 +25,7 @@ export default defineConfig({
       // inspector page in a browser. Run once against DynamoDB Local, not again in the LocalStack pass.
       {
         extends: true,
-        test: { name: 'dx', include: ['test/dx/**/*.test.ts'], testTimeout: 300_000, },
+        test: { name: 'dx', include: ['test/dx/**/*.test.ts'], testTimeout: 300_000 },
       },
     ],
   },
