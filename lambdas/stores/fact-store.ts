@@ -6,11 +6,10 @@ import {
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
 import { StoreUnavailableError } from '../domain/errors';
-import { lineageIdOf, planUpsert, scopeOf, type UpsertPlan } from '../domain/fact-upsert';
+import { lineageIdOf, planUpsert, scopeOf } from '../domain/fact-upsert';
 import {
   type Citation,
   type Fact,
@@ -22,7 +21,6 @@ import {
 import {
   type Candidate,
   type FactQuery,
-  indexTerms,
   mergeCandidates,
   queryTerms,
   rankCandidates,
@@ -30,7 +28,20 @@ import {
 } from '../domain/retrieval';
 import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { dynamo } from './clients';
+import {
+  type FactItem,
+  type FactItemKey,
+  type FactLocation,
+  type HeadItem,
+  indexKeysOf,
+  isHead,
+  toFact,
+  upsertWrites,
+  type WriteItems,
+} from './fact-items';
 import { keys } from './keys';
+
+export type { FactItemKey, FactLocation } from './fact-items';
 
 export const factStoreLimits = {
   /** postings read per (term, scope): the newest this many facts that contain the term */
@@ -42,36 +53,6 @@ export const factStoreLimits = {
   /** items per Query page when listing a scope's or a chain's items */
   listPage: 100,
 } as const;
-
-/** A DynamoDB key of the facts table (every item there has pk and sk). */
-export interface FactItemKey {
-  pk: string;
-  sk: string;
-}
-
-/** Where a fact's lineage lives: what a deletion needs to find every version of it. */
-export interface FactLocation {
-  scope: string;
-  lineageId: string;
-}
-
-/** A version's item: the Fact and the lineage it belongs to. */
-interface FactItem extends Fact {
-  lineageId: string;
-}
-
-/** A lineage's head: its current version and what that version is indexed under. */
-interface HeadItem {
-  lineageId: string;
-  factId: string;
-  version: number;
-  /** +1 on every write to the lineage: the condition that serializes writers */
-  rev: number;
-  pinned: boolean;
-  indexed: { terms: string[]; length: number; atMs: number };
-}
-
-type WriteItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
 /**
  * Facts, their versions and their lexical inverted index in one table (layout in keys.ts). Every
@@ -100,7 +81,7 @@ export class FactStore implements FactWriter {
         const plan = planUpsert(current ? toFact(current) : null, input, tokens, new Date());
         if (plan.outcome === 'unchanged') return { fact: plan.fact, deduplicated: true };
         await this.db.send(
-          new TransactWriteCommand({ TransactItems: this.writes(tenantId, at, head, plan) }),
+          new TransactWriteCommand({ TransactItems: upsertWrites(this.table, tenantId, at, head, plan) }),
         );
         return { fact: plan.fact, deduplicated: plan.deduplicated };
       } catch (err) {
@@ -325,72 +306,6 @@ export class FactStore implements FactWriter {
     return out.Item ? (out.Item as FactItem) : null;
   }
 
-  /** The one transaction of an upsert (at most 70 of DynamoDB's 100 items: 33 index entries out, 33 in). */
-  private writes(tenantId: string, at: FactLocation, head: HeadItem | null, plan: UpsertPlan): WriteItems {
-    const { fact } = plan;
-    const { tf, length } = indexTerms(fact.text);
-    const next: HeadItem = {
-      lineageId: at.lineageId,
-      factId: fact.id,
-      version: fact.version,
-      rev: (head?.rev ?? 0) + 1,
-      pinned: fact.pinned,
-      indexed: { terms: Object.keys(tf).sort(), length, atMs: Date.parse(fact.updatedAt) },
-    };
-    const put = (
-      Item: Record<string, unknown>,
-      ConditionExpression: string,
-      values?: Record<string, unknown>,
-    ) => ({
-      Put: {
-        TableName: this.table,
-        Item,
-        ConditionExpression,
-        ...(values ? { ExpressionAttributeValues: values } : {}),
-      },
-    });
-    const items: WriteItems = [
-      head
-        ? put({ ...keys.factHead(tenantId, at.scope, at.lineageId), ...next }, 'rev = :rev', {
-            ':rev': head.rev,
-          })
-        : put({ ...keys.factHead(tenantId, at.scope, at.lineageId), ...next }, 'attribute_not_exists(pk)'),
-      put({ ...keys.fact(tenantId, fact.id), ...fact, lineageId: at.lineageId }, 'attribute_not_exists(pk)'),
-      put(
-        {
-          ...keys.factVersion(tenantId, at.scope, at.lineageId, fact.version),
-          lineageId: at.lineageId,
-          factId: fact.id,
-          version: fact.version,
-        },
-        'attribute_not_exists(pk)',
-      ),
-    ];
-    if (plan.outcome === 'superseded') {
-      // Only the lifecycle fields: the old version's content is never written again (a deletion may
-      // have stripped citations from it since it was read).
-      const { previous } = plan;
-      items.push({
-        Update: {
-          TableName: this.table,
-          Key: keys.fact(tenantId, previous.id),
-          UpdateExpression: 'SET supersededBy = :by, validUntil = :until',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(supersededBy)',
-          ExpressionAttributeValues: { ':by': previous.supersededBy, ':until': previous.validUntil },
-        },
-      });
-    }
-    // The index follows the head: the old current version's entries out, the new one's in (the
-    // version id is in every index key, so the two sets never share an item).
-    const stale = head ? indexKeysOf(tenantId, at.scope, head) : [];
-    const entries = indexEntriesOf(tenantId, at.scope, next, tf);
-    items.push(
-      ...stale.map((Key) => ({ Delete: { TableName: this.table, Key } })),
-      ...entries.map((Item) => ({ Put: { TableName: this.table, Item } })),
-    );
-    return items;
-  }
-
   private async postings(tenantId: string, scope: string, term: string): Promise<Candidate[]> {
     const out = await this.db.send(
       new QueryCommand({
@@ -451,46 +366,6 @@ export class FactStore implements FactWriter {
       throw new StoreUnavailableError('facts', new Error(`${pending.length} facts unread`));
     return found;
   }
-}
-
-/** The postings and pinned entry a head's current version is indexed under (with their attributes). */
-function indexEntriesOf(tenantId: string, scope: string, head: HeadItem, tf: Record<string, number>) {
-  const { terms, length, atMs } = head.indexed;
-  const postings = terms.map((term) => ({
-    ...keys.factPosting(tenantId, scope, term, atMs, head.factId),
-    factId: head.factId,
-    tf: tf[term],
-    len: length,
-    at: atMs,
-    pinned: head.pinned,
-  }));
-  const pin = head.pinned
-    ? [{ ...keys.pinnedFact(tenantId, scope, head.factId), factId: head.factId, len: length, at: atMs }]
-    : [];
-  return [...postings, ...pin];
-}
-
-/** Just the keys of those entries (what a write replaces and a deletion removes). */
-function indexKeysOf(tenantId: string, scope: string, head: HeadItem): FactItemKey[] {
-  const { terms, atMs } = head.indexed;
-  return [
-    ...terms.map((term) => keys.factPosting(tenantId, scope, term, atMs, head.factId)),
-    ...(head.pinned ? [keys.pinnedFact(tenantId, scope, head.factId)] : []),
-  ];
-}
-
-const isHead = (item: Record<string, unknown>): item is Record<string, unknown> & HeadItem =>
-  typeof item.rev === 'number';
-
-/** The API's Fact: the item without its keys and the store's own bookkeeping. */
-function toFact(item: FactItem | Record<string, unknown>): Fact {
-  const {
-    pk: _pk,
-    sk: _sk,
-    lineageId: _lineageId,
-    ...fact
-  } = item as FactItem & { pk?: string; sk?: string };
-  return fact;
 }
 
 /** The head moved under us (another writer, or a deletion under way): read again and retry. */
