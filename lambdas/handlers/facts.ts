@@ -8,6 +8,7 @@ import { parseWith } from '../domain/validation';
 import { type ApiRequest, httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
 import { FactStore } from '../stores/fact-store';
+import { checkedFactWriter, Registry } from '../stores/registry';
 
 /** Scoring knobs of GET /v1/facts: the policy defaults (the Context Builder uses the route's policy). */
 const retrievalDefaults = policySchema.parse(defaultPolicy('default')).retrieval;
@@ -31,9 +32,12 @@ export const handler = httpApi({
   'POST /v1/facts': async (req) => {
     const input = parseWith(factInputSchema, req.body);
     const started = performance.now();
-    const { fact, deduplicated } = await facts().upsert(req.tenantId, input);
+    // Refused (404) for a user or session being deleted, or citing one (issue 11's deletion).
+    const writer = checkedFactWriter(facts(), Registry.fromEnv());
+    const { fact, deduplicated } = await writer.upsert(req.tenantId, input);
     metrics.addMetric('state_write_ms', MetricUnit.Milliseconds, performance.now() - started);
-    // 201 when a new version was written (the first of its key, or one superseding the current one).
+    // 201 for a new value (the key's first, or one superseding another text); 200 when the text was
+    // the current one's (a new version only if it brought citations or another pin).
     return { status: deduplicated ? 200 : 201, body: { fact, deduplicated } };
   },
 
