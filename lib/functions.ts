@@ -153,11 +153,14 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
     },
     // Exactly the calls each store makes (a transaction needs the action of each of its items).
     facts: {
-      env: ['factsTable'],
+      env: ['factsTable', 'registryTable'],
       tokenizes: true,
       // Update: a superseded version gets only its validUntil and supersededBy, in the upsert's transaction.
-      grant: (f) =>
-        allow(f, t.facts, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem']),
+      grant: (f) => {
+        allow(f, t.facts, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem']);
+        // Tombstones: no fact for a user or session being deleted.
+        allow(f, t.registry, ['GetItem']);
+      },
     },
     profiles: {
       env: ['profilesTable', 'registryTable'],

@@ -113,8 +113,8 @@ export class DeletionStore {
 
   /**
    * The deletion of a target: created with the target's tombstone in one transaction (from then on its
-   * writes are refused), or the one already there. A deletion done so long ago that its tombstone
-   * expired is started again under the same id (the id may have been used again since).
+   * writes are refused), or the one already running. A done one is started again under the same id:
+   * the caller found something of the target to delete (written before its tombstone held, or since).
    */
   async start(
     tenantId: string,
@@ -143,12 +143,10 @@ export class DeletionStore {
         Put: {
           TableName: this.t.registry,
           Item: { ...keys.deletion(tenantId, id), ...record },
-          ConditionExpression: 'attribute_not_exists(pk) OR (#s = :done AND completedAt < :stale)',
+          // A done deletion whose target has something again (written since) runs again, under its id.
+          ConditionExpression: 'attribute_not_exists(pk) OR #s = :done',
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':done': 'done',
-            ':stale': new Date(now.getTime() - TOMBSTONE_HOLD_SECONDS * 1000).toISOString(),
-          },
+          ExpressionAttributeValues: { ':done': 'done' },
         },
       },
       ...(tombstoneOf

@@ -50,7 +50,7 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
   it('facts, profiles and cache', () => {
     expect(grants.Facts).toEqual({
       // Tenants, on every API function: the key lookup when the authorizer could not make it.
-      'dynamodb:GetItem': ['Facts', 'Tenants'],
+      'dynamodb:GetItem': ['Facts', 'Registry', 'Tenants'],
       'dynamodb:PutItem': ['Facts'],
       'dynamodb:UpdateItem': ['Facts'],
       'dynamodb:DeleteItem': ['Facts'],

@@ -261,6 +261,14 @@ describe('DELETE /v1/users/{userId}', () => {
       body: { expectedVersion: 0, attributes: { name: 'x' } },
     });
     expect(profile.status).toBe(404);
+    const fact = await call(tenantA, factsHandler, 'POST /v1/facts', {
+      body: { userId: doomed.userId, text: 'x' },
+    });
+    expect(fact.status).toBe(404);
+    const citing = await call(tenantA, factsHandler, 'POST /v1/facts', {
+      body: { text: 'x', citations: [{ sessionId: doomed.sessions[1]! }] },
+    });
+    expect(citing.status).toBe(404);
   });
 });
 
