@@ -243,6 +243,7 @@ export class DeletionStore {
     const target = record.target ?? {};
     if (record.kind === 'fact') return this.removeLineage(ctx, target.scope!, target.lineageId!);
     if (record.kind === 'session') {
+      if (step === 'tombstone' && !target.userId) await this.findUser(record);
       return this.sessionStep(ctx, step as SessionStep, target.sessionId!, target.userId, false);
     }
     const userId = target.userId!;
@@ -284,6 +285,32 @@ export class DeletionStore {
         return this.remove(ctx, [
           { table: this.t.recall, key: keys.recallStats(tenantId, userScope(userId)), store: 'recall' },
         ]);
+    }
+  }
+
+  /**
+   * A session whose item expired (its log is kept longer) may still be bound to a user: the append
+   * that bound it says so in its event. The record keeps what is found, for the steps after.
+   */
+  private async findUser(record: DeletionRecord): Promise<void> {
+    const ref = { tenantId: record.tenantId, sessionId: record.target!.sessionId! };
+    for (let after = 0; ; ) {
+      const page = await this.sessions.listEvents(ref, after, PAGE);
+      const bound = page.events.find((e) => e.type === 'turn_appended' && e.data.userId);
+      if (bound?.type === 'turn_appended' && bound.data.userId) {
+        record.target = { ...record.target, userId: bound.data.userId };
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.t.registry,
+            Key: keys.deletion(record.tenantId, record.id),
+            UpdateExpression: 'SET target.userId = :u',
+            ExpressionAttributeValues: { ':u': bound.data.userId },
+          }),
+        );
+        return;
+      }
+      if (page.next === null || page.events.length === 0) return;
+      after = page.next;
     }
   }
 

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../../lambdas/domain/policy';
@@ -408,6 +410,30 @@ describe('DELETE /v1/sessions/{sessionId}', () => {
       body: { route, input: `Where does ${u.marker}name live?`, userId: u.userId },
     });
     expect(built.status).toBe(200);
+  });
+});
+
+describe('DELETE /v1/sessions/{sessionId} of an expired session', () => {
+  it('finds its user from its log (kept longer than its item) and leaves nothing of it', async () => {
+    const tenantId = uniqueId('tx');
+    const u = await seedUser(tenantId, 'x');
+    const s1 = u.sessions[0]!;
+    // What DynamoDB's TTL does to an idle session's item; its events live on (30 days by default).
+    await DynamoDBDocumentClient.from(new DynamoDBClient({})).send(
+      new DeleteCommand({ TableName: process.env.CP_SESSIONS_TABLE!, Key: { pk: `T#${tenantId}#S#${s1}` } }),
+    );
+    const accepted = await call(tenantId, deletionsHandler, 'DELETE /v1/sessions/{sessionId}', {
+      params: { sessionId: s1 },
+    });
+    expect(accepted.status).toBe(202);
+    await deliver(tenantId, accepted.body.id);
+    expect((await status(tenantId, accepted.body.id)).body).toMatchObject({
+      status: 'done',
+      sessionsDeleted: 1,
+    });
+    const left = (await scanAll()).filter((i) => i.pk !== `T#${tenantId}#AUDIT`);
+    expect(mentioning(left, [s1])).toEqual([]);
+    expect(mentioning(left, [u.userId]).length).toBeGreaterThan(0);
   });
 });
 
