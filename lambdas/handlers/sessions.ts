@@ -9,7 +9,7 @@ import {
   idempotencyKeySchema,
   replayOf,
 } from '../domain/append-receipt';
-import { parseRouteRef } from '../domain/context';
+import { parseRouteRef, routeRefSchema } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import {
@@ -34,7 +34,7 @@ export const appendBody = z.strictObject({
   expectedVersion: z.number().int().min(0),
   turns: z.array(turnInputSchema).min(1).max(sessionLimits.maxTurnsPerAppend),
   /** the policy route whose summary settings apply (trigger, caps, engine); `name`, `name@3` or `name:label` */
-  route: z.string().min(1).max(200).default('default'),
+  route: routeRefSchema.default('default'),
   /** the user the session belongs to (fixed by the first append naming one): whose long-term facts the
    * summarizer writes and whose recall scope the turns join; without it they stay in this session */
   userId: idSchema.optional(),

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { envInt } from '../config';
-import { parseRouteRef } from '../domain/context';
+import { parseRouteRef, routeRefSchema } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import { toolSchema } from '../domain/policy';
@@ -35,7 +35,7 @@ export const invokeBody = z.strictObject({
   stepIndex: z.number().int().min(0).max(1_000_000),
   arguments: z.unknown().default({}),
   /** which policy's tool registry: `name`, `name@3` or `name:label`, as for the context request */
-  route: z.string().min(1).max(200).default('default'),
+  route: routeRefSchema.default('default'),
 });
 
 /** Composition root: stores and runners this Lambda uses (replaceable in tests). */

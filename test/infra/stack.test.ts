@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { routes as routeTable } from '../../lambdas/routes';
 import { acknowledgeNagFindings, addNagChecks } from '../../lib/nag';
 import { ContextPlaneStack } from '../../lib/stack';
 
@@ -94,7 +95,7 @@ describe('ContextPlane stack', () => {
     });
   });
 
-  it('guards the HTTP API with a caching Lambda authorizer on every route but health', () => {
+  it('guards the HTTP API with a caching Lambda authorizer on every route but the public ones (health, the OpenAPI document)', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'REQUEST',
       EnableSimpleResponses: true,
@@ -102,10 +103,11 @@ describe('ContextPlane stack', () => {
       AuthorizerResultTtlInSeconds: 300,
     });
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    const open = routeTable.filter((r) => r.public).map((r) => `${r.method} ${r.path}`);
+    expect(open.sort()).toEqual(['GET /v1/health', 'GET /v1/openapi.json']);
     for (const route of routes) {
-      const isHealth = route.Properties.RouteKey === 'GET /v1/health';
       expect(route.Properties.AuthorizationType, route.Properties.RouteKey).toBe(
-        isHealth ? 'NONE' : 'CUSTOM',
+        open.includes(route.Properties.RouteKey) ? 'NONE' : 'CUSTOM',
       );
     }
     expect(routes.map((r) => r.Properties.RouteKey)).toContain('POST /v1/sessions/{sessionId}/turns');

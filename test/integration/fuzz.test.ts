@@ -20,6 +20,7 @@ import * as context from '../../lambdas/handlers/context';
 import * as deletions from '../../lambdas/handlers/deletions';
 import * as facts from '../../lambdas/handlers/facts';
 import * as health from '../../lambdas/handlers/health';
+import * as openapi from '../../lambdas/handlers/openapi';
 import * as profiles from '../../lambdas/handlers/profiles';
 import * as sessions from '../../lambdas/handlers/sessions';
 import * as tools from '../../lambdas/handlers/tools';
@@ -245,6 +246,7 @@ const factId = fc.oneof(fc.constantFrom(...factPool), arbitraryOf(idSchema) as f
 
 const fuzzed: Record<string, Fuzzed> = {
   'GET /v1/health': { handler: health.handler, batch: 20 },
+  'GET /v1/openapi.json': { handler: openapi.handler, batch: 20 },
   'POST /v1/sessions/{sessionId}/turns': {
     handler: sessions.handler,
     params: { sessionId },
