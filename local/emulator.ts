@@ -46,13 +46,34 @@ export function installEmulator(progress: Progress = quiet): string {
 export const DX_TOOLS = ['openapi-python-client==0.29.1', 'schemathesis==4.32.5', 'setuptools==80.9.0'];
 const DX_MARKER = path.join(VENV, `.dx-${DX_TOOLS.join('_')}`);
 
-/** Installs DX_TOOLS into .venv (and moto first, if needed) unless these versions are there; returns .venv/bin. */
+/**
+ * Installs DX_TOOLS into .venv (and moto first, if needed) unless these versions are there; returns
+ * .venv/bin. Test files run in parallel and may both ask on a fresh clone: one installs (a lock
+ * directory, taken over after 10 minutes), the others wait for its marker.
+ */
 export function installDxTools(progress: Progress = quiet): string {
   installEmulator(progress);
-  if (!fs.existsSync(DX_MARKER)) {
-    progress(`installing ${DX_TOOLS.join(', ')} into .venv (once)`);
-    pipInstall(PYTHON, DX_TOOLS);
-    fs.writeFileSync(DX_MARKER, `${new Date().toISOString()}\n`);
+  const lock = `${DX_MARKER}.lock`;
+  const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  while (!fs.existsSync(DX_MARKER)) {
+    try {
+      fs.mkdirSync(lock);
+    } catch {
+      // Held by another process (or just released: then try again at once).
+      const held = fs.statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 600_000) fs.rmSync(lock, { recursive: true, force: true });
+      else if (held) pause(500);
+      continue;
+    }
+    try {
+      if (!fs.existsSync(DX_MARKER)) {
+        progress(`installing ${DX_TOOLS.join(', ')} into .venv (once)`);
+        pipInstall(PYTHON, DX_TOOLS);
+        fs.writeFileSync(DX_MARKER, `${new Date().toISOString()}\n`);
+      }
+    } finally {
+      fs.rmSync(lock, { recursive: true, force: true });
+    }
   }
   return path.dirname(PYTHON);
 }
