@@ -2,10 +2,37 @@
  * Named errors of the domain. Each carries its HTTP status and error code so that exactly one place
  * (lambdas/http/middleware.ts) maps them to responses; nothing else builds error bodies.
  */
+/**
+ * Every `error.code` an HTTP answer can carry. The OpenAPI document lists exactly these
+ * (lambdas/http/responses.ts), so a new code is a compile error until it is added here.
+ */
+export const httpErrorCodes = [
+  'validation_error',
+  'unauthorized',
+  'not_found',
+  'route_not_found',
+  'version_conflict',
+  'session_user_mismatch',
+  'session_moved',
+  'in_progress',
+  'payload_too_large',
+  'input_too_large',
+  'idempotency_key_reused',
+  'budget_too_small',
+  'tool_unavailable',
+  'tool_timeout',
+  'store_unavailable',
+  'policy_invalid',
+  'invalid_tool_schema',
+  'internal_error',
+] as const;
+/** The HTTP codes, and the CLI's own (never answered over HTTP). */
+export type ErrorCode = (typeof httpErrorCodes)[number] | 'tenant_exists' | 'invalid_label';
+
 export class AppError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
     /** response headers the error calls for (Retry-After) */

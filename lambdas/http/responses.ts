@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Drop, Section } from '../domain/budget';
 import { sources } from '../domain/context';
 import type { ContextResponse } from '../domain/context-builder';
+import { httpErrorCodes } from '../domain/errors';
 import { factLifecycleShape } from '../domain/fact-upsert';
 import type { Citation, Fact, FactHistoryPage, StructuredSummary } from '../domain/facts';
 import type { Profile } from '../domain/profile';
@@ -18,33 +19,10 @@ import type { ToolAnswer } from '../domain/tool-execution';
 
 // --- errors -----------------------------------------------------------------------------------------
 
-/** Every `error.code` a handler can answer (lambdas/domain/errors.ts and the middleware). */
-export const errorCodes = [
-  'validation_error',
-  'unauthorized',
-  'not_found',
-  'route_not_found',
-  'version_conflict',
-  'session_user_mismatch',
-  'session_moved',
-  'in_progress',
-  'payload_too_large',
-  'input_too_large',
-  'idempotency_key_reused',
-  'budget_too_small',
-  'tool_unavailable',
-  'tool_timeout',
-  'store_unavailable',
-  'policy_invalid',
-  'invalid_tool_schema',
-  'internal_error',
-] as const;
-export type ErrorCode = (typeof errorCodes)[number];
-
 export const errorBodySchema = z
   .object({
     error: z.object({
-      code: z.enum(errorCodes),
+      code: z.enum(httpErrorCodes),
       message: z.string(),
       /** what the code names: `fields` on validation_error, `currentVersion` on version_conflict, … */
       details: z.record(z.string(), z.unknown()),
