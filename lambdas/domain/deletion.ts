@@ -131,7 +131,7 @@ export const withoutSession = <C extends { sessionId?: string }>(citations: C[],
   citations.filter((c) => c.sessionId !== sessionId);
 
 /** Whether a fact version stands on the deleted session alone (it cites it, and no other session). */
-export function citesOnly(citations: { sessionId?: string }[], sessionId: string): boolean {
+export function citesOnly<C extends { sessionId?: string }>(citations: C[], sessionId: string): boolean {
   const sessions = new Set(citations.flatMap((c) => (c.sessionId ? [c.sessionId] : [])));
   return sessions.has(sessionId) && sessions.size === 1;
 }

@@ -190,8 +190,9 @@ export class DeletionStore {
       if (record.status === 'sweeping' && (record.sweepAt ?? 0) > Date.now()) {
         return { status: 'later', delaySeconds: Math.ceil(((record.sweepAt ?? 0) - Date.now()) / 1000) };
       }
-      const ctx: RunContext = { record, fault: opts.fault ?? (() => {}) };
-      ctx.fault(`${record.pass}:${record.step}`);
+      const fault = opts.fault ?? (() => {});
+      const ctx: RunContext = { record, point: `${record.pass}:${record.step}`, fault };
+      ctx.fault(ctx.point);
       await this.step(ctx, record.step);
       const next = nextStep(record.kind, record.step);
       if (next) {
@@ -263,7 +264,8 @@ export class DeletionStore {
           for (const item of page.items) {
             const sessionId = String(item.sk);
             for (const s of sessionSteps) {
-              ctx.fault(`${record.pass}:sessions:${s}`);
+              ctx.point = `${record.pass}:sessions:${s}`;
+              ctx.fault(ctx.point);
               await this.sessionStep(ctx, s, sessionId, userId, true);
             }
           }
@@ -646,7 +648,7 @@ export class DeletionStore {
           else await backoff(attempt);
         }
       }
-      ctx.fault(`${ctx.record.pass}:${ctx.record.step}:chunk`);
+      ctx.fault(`${ctx.point}:chunk`);
     }
   }
 
@@ -696,6 +698,8 @@ export class DeletionStore {
 
 interface RunContext {
   record: DeletionRecord;
+  /** where the run is (`<pass>:<step>[:<session step>]`): the name of its fault points */
+  point: string;
   fault: FaultHook;
 }
 
