@@ -46,7 +46,8 @@ describe('cdk deploy', () => {
     );
     const byType = (type: string) => StackResources.filter((r) => r.ResourceType === type);
     expect(byType('AWS::DynamoDB::Table').length).toBeGreaterThanOrEqual(4);
-    expect(byType('AWS::SQS::Queue')).toHaveLength(2);
+    // Summarization (FIFO) and deletion, each with its dead-letter queue.
+    expect(byType('AWS::SQS::Queue')).toHaveLength(4);
     expect(byType('AWS::Lambda::Function').length).toBeGreaterThanOrEqual(3);
     const sessions = byType('AWS::DynamoDB::Table').find((r) => r.LogicalResourceId?.includes('Sessions'));
     const table = await new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL }).send(
