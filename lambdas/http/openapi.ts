@@ -86,10 +86,13 @@ const common: Record<number, Answer> = {
   401: {
     description:
       "no Authorization header (API Gateway's {message}), or unauthorized: an unknown key found out by the function",
-    body: 'Unauthorized',
+    body: 'ErrorOrGatewayError',
   },
   403: { description: "unknown key (API Gateway's {message})", body: 'GatewayError' },
-  413: error('payload_too_large: body over 256 KiB'),
+  413: {
+    description: "payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message})",
+    body: 'ErrorOrGatewayError',
+  },
   431: {
     description:
       'request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB)',
@@ -184,7 +187,11 @@ export const operations: Record<string, Operation> = {
         body: 'ContextResponse',
       },
       404: error("not_found: the route's policy does not exist"),
-      413: error('payload_too_large (input over 64 KiB) or input_too_large (details: tokens, needed, cap)'),
+      413: {
+        description:
+          "payload_too_large (input over 64 KiB, body over 256 KiB; past 10 MB API Gateway's own {message}) or input_too_large (details: tokens, needed, cap)",
+        body: 'ErrorOrGatewayError',
+      },
       422: error('budget_too_small: the system prompt does not fit its cap'),
       503: error('store_unavailable (the policy) or policy_invalid', { 'retry-after': retryAfter }),
     },
@@ -401,21 +408,32 @@ function operationObject(routeKey: string, op: Operation) {
         status,
         {
           description: a.description,
-          ...(a.headers
-            ? {
-                headers: Object.fromEntries(
-                  Object.entries(a.headers).map(([h, { description, schema }]) => [
-                    h,
-                    { description, schema: convert(schema, 'output') },
-                  ]),
-                ),
-              }
-            : {}),
+          ...headersOf(a),
           ...(a.body ? { content: { 'application/json': { schema: ref(a.body) } } } : {}),
         },
       ]),
     ),
   };
+}
+
+/** Answers a handler writes (not API Gateway's own) carry the request's correlation id. */
+const fromHandler = (a: Answer) =>
+  a.body !== undefined && a.body !== 'GatewayError' && a.body !== 'ErrorOrGatewayError';
+
+function headersOf(a: Answer) {
+  const headers: [string, Record<string, unknown>][] = Object.entries(a.headers ?? {}).map(
+    ([h, { description, schema }]) => [h, { description, schema: convert(schema, 'output') }],
+  );
+  if (fromHandler(a))
+    headers.push([
+      'x-correlation-id',
+      {
+        description: "the request's own `x-correlation-id` when it sent a valid one, else a new id",
+        required: true,
+        schema: { type: 'string', minLength: 1 },
+      },
+    ]);
+  return headers.length ? { headers: Object.fromEntries(headers) } : {};
 }
 
 let built: Record<string, unknown> | undefined;
@@ -448,7 +466,7 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         ...components(requestComponents, 'input'),
         ...components(responseComponents, 'output'),
-        Unauthorized: { anyOf: [ref('GatewayError'), ref('Error')] },
+        ErrorOrGatewayError: { anyOf: [ref('Error'), ref('GatewayError')] },
       },
     },
   };

@@ -41,17 +41,22 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
     headers: { 'content-type': 'application/json', authorization: `Bearer ${tenant.key}`, ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: answer.status, body: (await answer.json()) as unknown };
+  return { status: answer.status, body: (await answer.json()) as unknown, headers: answer.headers };
 }
 
 /** Checks an answer against the served document's schema for its operation and status. */
-function conforms(method: string, path: string, status: number, body: unknown) {
+function conforms(method: string, path: string, status: number, body: unknown, headers?: Headers) {
   const op = doc.paths[path]?.[method.toLowerCase()];
   expect(op, `${method} ${path} in the document`).toBeDefined();
   const response = op!.responses[String(status)] as
     | { content: { 'application/json': { schema: unknown } } }
     | undefined;
   expect(response, `${method} ${path} documents ${status}`).toBeDefined();
+  for (const [name, h] of Object.entries(
+    (response as { headers?: Record<string, { required?: boolean }> }).headers ?? {},
+  ))
+    if (h.required && headers)
+      expect(headers.get(name), `${method} ${path} ${status}: header ${name}`).toBeTruthy();
   const { $ref } = response!.content['application/json'].schema as { $ref: string };
   const validate = validator().compile({ $ref: `doc${$ref}` });
   expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
@@ -101,6 +106,14 @@ describe('GET /v1/openapi.json', () => {
       if (r.public) expect(op.security).toEqual([]);
       else expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401', '403', '503']));
     }
+    // The handlers' answers promise the correlation id (checked on every answer below); API Gateway's do not.
+    const session = doc.paths['/v1/sessions/{sessionId}']!.get!.responses as Record<
+      string,
+      { headers?: Record<string, { required?: boolean }> }
+    >;
+    expect(session['200']!.headers!['x-correlation-id']!.required).toBe(true);
+    expect(session['404']!.headers!['x-correlation-id']!.required).toBe(true);
+    expect(session['403']!.headers).toBeUndefined();
   });
 
   it('documents every error code of the README table', () => {
@@ -142,7 +155,7 @@ describe('real answers match the document and the zod response schemas', () => {
     ) => {
       const answer = await call(method, path, body, headers);
       expect(answer.status, JSON.stringify(answer.body)).toBe(expected);
-      conforms(method, template, answer.status, answer.body);
+      conforms(method, template, answer.status, answer.body, answer.headers);
       parses(schema, answer.body);
       return answer.body as Record<string, unknown>;
     };

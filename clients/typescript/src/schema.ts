@@ -620,7 +620,7 @@ export interface components {
         OpenApiDocument: {
             [key: string]: unknown;
         };
-        Unauthorized: components["schemas"]["GatewayError"] | components["schemas"]["Error"];
+        ErrorOrGatewayError: components["schemas"]["Error"] | components["schemas"]["GatewayError"];
     };
     responses: never;
     parameters: never;
@@ -642,6 +642,8 @@ export interface operations {
             /** @description every store is up */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -653,6 +655,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -673,6 +677,8 @@ export interface operations {
             /** @description the OpenAPI 3.1 document */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -704,6 +710,8 @@ export interface operations {
                 headers: {
                     /** @description "true" on a replay */
                     "idempotent-replayed"?: "true";
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -713,6 +721,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -725,7 +735,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -740,6 +750,8 @@ export interface operations {
             /** @description not_found: the session (or its user) was deleted (details.deleted) */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -749,24 +761,28 @@ export interface operations {
             /** @description version_conflict (details.currentVersion) or session_user_mismatch */
             409: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description idempotency_key_reused: the key was used with another body */
             422: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -783,6 +799,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -794,6 +812,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -816,6 +836,8 @@ export interface operations {
             /** @description the session */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -825,6 +847,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -837,7 +861,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -852,19 +876,21 @@ export interface operations {
             /** @description not_found: no such session for this tenant */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -877,6 +903,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -888,6 +916,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -912,6 +942,8 @@ export interface operations {
                 headers: {
                     /** @description the deletion to poll */
                     location?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -921,6 +953,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -933,7 +967,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -948,19 +982,21 @@ export interface operations {
             /** @description not_found: nothing of this session to delete */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -973,6 +1009,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -984,6 +1022,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1009,6 +1049,8 @@ export interface operations {
             /** @description events after `after`; `next` is the next page's `after` */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1018,6 +1060,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1030,7 +1074,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1045,19 +1089,21 @@ export interface operations {
             /** @description not_found: no such session for this tenant */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1070,6 +1116,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1081,6 +1129,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1107,6 +1157,8 @@ export interface operations {
             /** @description the context (stores that missed their deadline are named in `degraded`) */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1116,6 +1168,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1128,7 +1182,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1143,24 +1197,28 @@ export interface operations {
             /** @description not_found: the route's policy does not exist */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large (input over 64 KiB) or input_too_large (details: tokens, needed, cap) */
+            /** @description payload_too_large (input over 64 KiB, body over 256 KiB; past 10 MB API Gateway's own {message}) or input_too_large (details: tokens, needed, cap) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description budget_too_small: the system prompt does not fit its cap */
             422: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1177,6 +1235,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1188,6 +1248,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1220,6 +1282,8 @@ export interface operations {
                 headers: {
                     /** @description the wait applied */
                     "preference-applied"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1229,6 +1293,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1241,7 +1307,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1256,6 +1322,8 @@ export interface operations {
             /** @description not_found: no such tool, route or session, or the session was deleted */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1267,24 +1335,28 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description idempotency_key_reused: this step ran with other arguments */
             422: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1301,6 +1373,8 @@ export interface operations {
             /** @description internal_error, or invalid_tool_schema: the registered inputSchema does not compile */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1310,6 +1384,8 @@ export interface operations {
             /** @description tool_unavailable: the tool failed in a way worth retrying (record released) */
             502: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1321,6 +1397,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1330,6 +1408,8 @@ export interface operations {
             /** @description tool_timeout: the tool did not answer within its timeoutMs (record released) */
             504: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1354,6 +1434,8 @@ export interface operations {
             /** @description best first */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1363,6 +1445,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1375,7 +1459,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1387,13 +1471,13 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1406,6 +1490,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1417,6 +1503,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1441,6 +1529,8 @@ export interface operations {
             /** @description the current version restated (nothing written) */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1450,6 +1540,8 @@ export interface operations {
             /** @description a new version (the first of its key, or one superseding the current) */
             201: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1459,6 +1551,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1471,7 +1565,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1486,19 +1580,21 @@ export interface operations {
             /** @description not_found: the user was deleted (details.deleted) */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1511,6 +1607,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1522,6 +1620,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1547,6 +1647,8 @@ export interface operations {
             /** @description a page of versions */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1556,6 +1658,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1568,7 +1672,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1583,19 +1687,21 @@ export interface operations {
             /** @description not_found: no such fact for this tenant */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1608,6 +1714,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1619,6 +1727,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1641,6 +1751,8 @@ export interface operations {
             /** @description the profile */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1650,6 +1762,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1662,7 +1776,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1677,19 +1791,21 @@ export interface operations {
             /** @description not_found: no profile for this user */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1702,6 +1818,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1713,6 +1831,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1739,6 +1859,8 @@ export interface operations {
             /** @description replaced */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1748,6 +1870,8 @@ export interface operations {
             /** @description created */
             201: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1757,6 +1881,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1769,7 +1895,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1784,6 +1910,8 @@ export interface operations {
             /** @description not_found: the user was deleted (details.deleted) */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1793,19 +1921,21 @@ export interface operations {
             /** @description version_conflict (details.currentVersion) */
             409: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1818,6 +1948,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1829,6 +1961,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1852,6 +1986,8 @@ export interface operations {
             /** @description hit or miss */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1861,6 +1997,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1873,7 +2011,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1885,13 +2023,13 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -1904,6 +2042,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1915,6 +2055,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1939,6 +2081,8 @@ export interface operations {
             /** @description stored */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1948,6 +2092,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1960,7 +2106,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -1975,6 +2121,8 @@ export interface operations {
             /** @description not_found: the session was deleted (details.deleted) */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1984,19 +2132,21 @@ export interface operations {
             /** @description session_moved: the session changed since the context the answer was built on */
             409: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -2009,6 +2159,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2020,6 +2172,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2044,6 +2198,8 @@ export interface operations {
                 headers: {
                     /** @description the deletion to poll */
                     location?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2053,6 +2209,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2065,7 +2223,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -2080,19 +2238,21 @@ export interface operations {
             /** @description not_found: nothing of this user to delete */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -2105,6 +2265,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2116,6 +2278,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2140,6 +2304,8 @@ export interface operations {
                 headers: {
                     /** @description the deletion to poll */
                     location?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2149,6 +2315,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2161,7 +2329,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -2176,19 +2344,21 @@ export interface operations {
             /** @description not_found: nothing of this fact to delete */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -2201,6 +2371,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2212,6 +2384,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2234,6 +2408,8 @@ export interface operations {
             /** @description the deletion */
             200: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2243,6 +2419,8 @@ export interface operations {
             /** @description validation_error: body, path or query fails its schema (details.fields[].path) */
             400: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2255,7 +2433,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Unauthorized"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description unknown key (API Gateway's {message}) */
@@ -2270,19 +2448,21 @@ export interface operations {
             /** @description not_found: no such deletion for this tenant */
             404: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description payload_too_large: body over 256 KiB */
+            /** @description payload_too_large: body over 256 KiB (past 10 MB API Gateway's own {message}) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorOrGatewayError"];
                 };
             };
             /** @description request line and headers too large, answered before any handler with no body (the local server: Node.js, 16 KiB) */
@@ -2295,6 +2475,8 @@ export interface operations {
             /** @description internal_error: a bug or a misconfiguration */
             500: {
                 headers: {
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2306,6 +2488,8 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "retry-after"?: string;
+                    /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
+                    "x-correlation-id": string;
                     [name: string]: unknown;
                 };
                 content: {
