@@ -103,7 +103,7 @@ describe('the Python client generated from the document', () => {
       pkg,
       '--fail-on-warning',
     ]);
-    // Its dependencies (httpx, attrs, python-dateutil) came with the generator: nothing to download.
+    // Its dependencies (httpx, attrs) came with the generator: nothing to download.
     await run(path.join(bin, 'python'), [
       '-m',
       'pip',
