@@ -142,7 +142,8 @@ export class DeletionStore {
       {
         Put: {
           TableName: this.t.registry,
-          Item: { ...keys.deletion(tenantId, id), ...record },
+          // Counts live in one top-level number per store (c_<store>), added to by each removal.
+          Item: { ...keys.deletion(tenantId, id), ...record, counts: undefined },
           // A done deletion whose target has something again (written since) runs again, under its id.
           ConditionExpression: 'attribute_not_exists(pk) OR #s = :done',
           ExpressionAttributeNames: { '#s': 'status' },
@@ -252,7 +253,17 @@ export class DeletionStore {
     switch (step) {
       case 'tombstone':
         return this.putTombstone(tenantId, 'user', userId, record.id);
-      case 'sessions':
+      case 'sessions': {
+        const session = async (sessionId: string) => {
+          for (const s of sessionSteps) {
+            ctx.point = `${record.pass}:sessions:${s}`;
+            ctx.fault(ctx.point);
+            await this.sessionStep(ctx, s, sessionId, userId, true);
+          }
+        };
+        // The sweep goes over the sessions the first pass deleted (no longer listed under the user):
+        // a late write may have listed something under one of them.
+        if (record.pass === 2) for (const sessionId of record.sessionIds ?? []) await session(sessionId);
         for (;;) {
           const page = await this.query({
             TableName: this.t.registry,
@@ -261,15 +272,9 @@ export class DeletionStore {
             Limit: 10,
           });
           if (page.items.length === 0) return;
-          for (const item of page.items) {
-            const sessionId = String(item.sk);
-            for (const s of sessionSteps) {
-              ctx.point = `${record.pass}:sessions:${s}`;
-              ctx.fault(ctx.point);
-              await this.sessionStep(ctx, s, sessionId, userId, true);
-            }
-          }
+          for (const item of page.items) await session(String(item.sk));
         }
+      }
       case 'facts':
         for await (const page of this.facts.scopeItemKeys(tenantId, scopeOf(userId))) {
           await this.remove(

@@ -4,6 +4,7 @@ import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../../lambdas/domain/policy';
+import { postingsOf, userScope } from '../../lambdas/domain/recall';
 import { handler as cacheHandler } from '../../lambdas/handlers/cache';
 import { handler as contextHandler } from '../../lambdas/handlers/context';
 import { deleteRecord, deps as deleterDeps } from '../../lambdas/handlers/deleter';
@@ -13,7 +14,9 @@ import { handler as profilesHandler } from '../../lambdas/handlers/profiles';
 import { handler as sessionsHandler } from '../../lambdas/handlers/sessions';
 import { summarizeRecord } from '../../lambdas/handlers/summarizer';
 import { deps as toolDeps, handler as toolsHandler } from '../../lambdas/handlers/tools';
+import { FactStore } from '../../lambdas/stores/fact-store';
 import { PolicyStore } from '../../lambdas/stores/policy-store';
+import { RecallStore } from '../../lambdas/stores/recall-store';
 import { uniqueId } from '../support/ids';
 import { invoke } from '../support/lambda-events';
 import { mentioning, ofTenant, type ScannedItem, scanAll } from '../support/table-scan';
@@ -358,6 +361,47 @@ describe('writes racing a deletion', () => {
     expect(outcomes.every((s) => s === 200 || s === 404 || s === 409)).toBe(true);
     expect(leftovers(await scanAll(), u)).toEqual([]);
   }, 120_000);
+});
+
+describe('the sweep', () => {
+  it('removes what a writer that checked the tombstone just before it was placed wrote after the first pass', async () => {
+    const u = await seedUser(uniqueId('tw'), 'w');
+    process.env.CP_DELETION_GRACE_SECONDS = '1';
+    try {
+      const id = (await requestDeletion(u.tenantId, u.userId)).body.id;
+      await deliver(u.tenantId, id);
+      expect((await status(u.tenantId, id)).body).toMatchObject({ status: 'sweeping', pass: 2 });
+      // Only the running deletion's record names the user now (until it is done).
+      const record = `T#${u.tenantId}#DEL#${id}`;
+      expect(leftovers(await scanAll(), u).every((i) => i.includes(record))).toBe(true);
+      // Late writers, past their checks: a summarizer's fact for the user, the recall indexer's batch.
+      await new FactStore().upsert(u.tenantId, {
+        userId: u.userId,
+        key: 'user:city',
+        text: `Lives in ${u.marker}city`,
+        citations: [{ sessionId: u.sessions[0]!, seq: 1 }],
+      });
+      const turn = {
+        role: 'user' as const,
+        content: `I live in ${u.marker}city`,
+        seq: 9,
+        tokens: 5,
+        at: new Date().toISOString(),
+      };
+      const { byTerm } = postingsOf(u.sessions[0]!, [turn]);
+      await new RecallStore().writePostings(u.tenantId, userScope(u.userId), 8, byTerm);
+      expect(leftovers(await scanAll(), u).length).toBeGreaterThan(0);
+      // Too early: the job goes back on the queue, delayed; then the sweep.
+      await deliver(u.tenantId, id);
+      expect((await status(u.tenantId, id)).body.status).toBe('sweeping');
+      await new Promise((r) => setTimeout(r, 1100));
+      await deliver(u.tenantId, id);
+      expect((await status(u.tenantId, id)).body.status).toBe('done');
+      expect(leftovers(await scanAll(), u)).toEqual([]);
+    } finally {
+      process.env.CP_DELETION_GRACE_SECONDS = '0';
+    }
+  });
 });
 
 describe('DELETE /v1/sessions/{sessionId}', () => {
