@@ -1,6 +1,4 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { env } from '../config';
 import {
   type DeletionKind,
   type DeletionTarget,
@@ -10,14 +8,11 @@ import {
   statusBodyOf,
 } from '../domain/deletion';
 import { NotFoundError } from '../domain/errors';
-import { scopeOf } from '../domain/fact-upsert';
 import { parseWith } from '../domain/validation';
 import { type ApiReply, httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
-import { dynamo } from '../stores/clients';
 import { DeletionQueue, DeletionStore } from '../stores/deletion-store';
 import { FactStore } from '../stores/fact-store';
-import { keys } from '../stores/keys';
 import { ProfileStore } from '../stores/profile-store';
 import { SessionStore } from '../stores/session-store';
 
@@ -36,20 +31,6 @@ const queue = () => (deps.queue ??= new DeletionQueue());
 const sessions = () => (deps.sessions ??= new SessionStore());
 const facts = () => (deps.facts ??= new FactStore());
 const profiles = () => (deps.profiles ??= new ProfileStore());
-
-/** Whether a partition has at least one item (one key read, never a Scan). */
-async function anyItem(table: string, pk: string): Promise<boolean> {
-  const out = await dynamo().send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pk },
-      Limit: 1,
-      ConsistentRead: true,
-    }),
-  );
-  return (out.Items ?? []).length > 0;
-}
 
 /**
  * Starts (or finds) the deletion: 202 with its id. Asked again, the same deletion answers; an id
@@ -87,9 +68,7 @@ export const handler = httpApi({
       const state = await sessions().get(ref);
       if (state) return { sessionId, ...(state.userId ? { userId: state.userId } : {}) };
       // Its item expired, but its log (kept longer) is still there.
-      return (await anyItem(env('eventsTable'), keys.events(req.tenantId, sessionId).pk))
-        ? { sessionId }
-        : null;
+      return (await deletions().hasAny(req.tenantId, 'sessionLog', sessionId)) ? { sessionId } : null;
     });
   },
 
@@ -98,8 +77,8 @@ export const handler = httpApi({
     return accept(req.tenantId, 'user', userId, 'user', async () => {
       const [profile, sessionsListed, factsListed] = await Promise.all([
         profiles().get(req.tenantId, userId),
-        anyItem(env('registryTable'), keys.userSessions(req.tenantId, userId).pk),
-        anyItem(env('factsTable'), keys.factScope(req.tenantId, scopeOf(userId)).pk),
+        deletions().hasAny(req.tenantId, 'userSessions', userId),
+        deletions().hasAny(req.tenantId, 'userFacts', userId),
       ]);
       return profile || sessionsListed || factsListed ? { userId } : null;
     });

@@ -176,6 +176,24 @@ export class DeletionStore {
     }
   }
 
+  /** Whether something is left to find under a target (one key Query, never a Scan): a session's log
+   * (it outlives its item), the sessions listed under a user, the facts of a user's scope. */
+  async hasAny(tenantId: string, what: 'sessionLog' | 'userSessions' | 'userFacts', id: string) {
+    const [table, pk] =
+      what === 'sessionLog'
+        ? [this.t.events, keys.events(tenantId, id).pk]
+        : what === 'userSessions'
+          ? [this.t.registry, keys.userSessions(tenantId, id).pk]
+          : [this.t.facts, keys.factScope(tenantId, scopeOf(id)).pk];
+    const out = await this.query({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      Limit: 1,
+    });
+    return out.items.length > 0;
+  }
+
   // --- running ---
 
   /** Runs a deletion from where its record says, to the end or to the sweep's wait. */
