@@ -230,6 +230,24 @@ describe('against npm start', () => {
     expect(await cp.getSession(sid).catch((e: unknown) => e)).toBeInstanceOf(lib.NotFoundError);
   });
 
+  it("runs the README's quick start as written", async () => {
+    const readme = fs.readFileSync(path.join(PKG, '..', '..', 'README.md'), 'utf8');
+    const snippet = /From your app[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet).toContain("import { ContextPlane } from '@context-plane/client';");
+    const sid = uniqueId('readme');
+    const code = snippet!
+      .replace("import { ContextPlane } from '@context-plane/client';", 'const { ContextPlane } = lib;')
+      .replace("'http://127.0.0.1:3000'", JSON.stringify(server.url))
+      .replace("'cp_local_demo_key'", JSON.stringify(tenant.key))
+      .replaceAll("'chat-42'", JSON.stringify(sid));
+    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
+      ...args: string[]
+    ) => (l: Client) => Promise<void>;
+    await new AsyncFunction('lib', code)(lib);
+    const session = await cp.getSession(sid);
+    expect(session.recentTurns.map((t) => t.role)).toEqual(['user', 'assistant']);
+  });
+
   it('throws typed errors carrying code and details', async () => {
     const missing = await cp.getSession('nope-none').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(lib.NotFoundError);
