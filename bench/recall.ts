@@ -20,7 +20,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
  *
  * RECALL_CONVERSATIONS (default 8, --quick 3 shorter ones), RECALL_SEED (default 1),
  * RECALL_QUIET_MS (longest wait for the summary queue to drain after the appends, default 20 s as
- * in the held-out benchmark).
+ * in the held-out benchmark), RECALL_AT=0 (append without `at`, as the held-out benchmark does).
  */
 const QUICK = process.argv.includes('--quick');
 const CONVERSATIONS = Number.parseInt(process.env.RECALL_CONVERSATIONS ?? (QUICK ? '3' : '8'), 10);
@@ -217,7 +217,7 @@ async function main() {
   const contextOffMs: number[] = [];
   /** the server's own timings per store read (context-plane with recall) */
   const timings: Record<string, number[]> = {};
-  const flags = { at: true };
+  const flags = { at: process.env.RECALL_AT !== '0' };
   let quiet = '';
   let sample: ContextAnswer | undefined;
   const runId = Date.now().toString(36);
