@@ -20,8 +20,11 @@ export function graceSeconds(): number {
   return Number.isFinite(n) && n >= 0 ? n : DEFAULT_GRACE_SECONDS;
 }
 
+/** When a run stops: a minute before the function's timeout, or halfway for a short one. */
+const deadlineOf = (remainingMs: number) => Date.now() + remainingMs - Math.min(60_000, remainingMs / 2);
+
 /** One deletion job: run it on from its record; its sweep's wait is a delayed message, not a sleep. */
-export async function deleteRecord(message: SQSRecord): Promise<void> {
+export async function deleteRecord(message: SQSRecord, context?: Context): Promise<void> {
   const job = parseWith(deletionJobSchema, JSON.parse(message.body), 'job');
   logger.appendKeys({ tenantId: job.tenantId, deletionId: job.deletionId });
   deps.deletions ??= new DeletionStore();
@@ -30,6 +33,8 @@ export async function deleteRecord(message: SQSRecord): Promise<void> {
   const outcome = await deps.deletions.run(job.tenantId, job.deletionId, {
     graceSeconds: graceSeconds(),
     fault: deps.fault,
+    // A large deletion stops well before the function's timeout and queues its own continuation.
+    ...(context ? { deadline: deadlineOf(context.getRemainingTimeInMillis()) } : {}),
   });
   metrics.addMetric('deletion_run_ms', MetricUnit.Milliseconds, performance.now() - started);
   if (outcome.status === 'later') {

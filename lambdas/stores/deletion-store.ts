@@ -200,8 +200,23 @@ export class DeletionStore {
   async run(
     tenantId: string,
     id: string,
-    opts: { graceSeconds: number; fault?: FaultHook },
+    opts: { graceSeconds: number; fault?: FaultHook; deadline?: number },
   ): Promise<RunOutcome> {
+    try {
+      return await this.runSteps(tenantId, id, opts);
+    } catch (err) {
+      // Out of time: every point is a safe place to stop; the next delivery carries on from the record.
+      if (err instanceof OutOfTime) return { status: 'later', delaySeconds: 0 };
+      throw err;
+    }
+  }
+
+  private async runSteps(
+    tenantId: string,
+    id: string,
+    opts: { graceSeconds: number; fault?: FaultHook; deadline?: number },
+  ): Promise<RunOutcome> {
+    const progress = { made: false };
     for (;;) {
       const record = await this.get(tenantId, id);
       if (!record) throw new Error(`deletion ${id} has no record`);
@@ -210,9 +225,20 @@ export class DeletionStore {
         return { status: 'later', delaySeconds: Math.ceil(((record.sweepAt ?? 0) - Date.now()) / 1000) };
       }
       const fault = opts.fault ?? (() => {});
-      const ctx: RunContext = { record, point: `${record.pass}:${record.step}`, fault };
+      const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
+      const ctx: RunContext = {
+        record,
+        point: `${record.pass}:${record.step}`,
+        progress,
+        fault: (point) => {
+          fault(point);
+          // Only once this delivery removed something or finished a step: every delivery gets on.
+          if (progress.made && Date.now() > deadline) throw new OutOfTime();
+        },
+      };
       ctx.fault(ctx.point);
       await this.step(ctx, record.step);
+      progress.made = true;
       const next = nextStep(record.kind, record.step);
       if (next) {
         await this.advance(record, { step: next });
@@ -228,7 +254,8 @@ export class DeletionStore {
         });
         continue;
       }
-      ctx.fault('finish');
+      // Not a place to stop for time: the last step is not recorded as done, finishing is.
+      fault('finish');
       return { status: 'done', record: await this.finish(record), now: true };
     }
   }
@@ -422,6 +449,16 @@ export class DeletionStore {
           );
         }
       case 'session':
+        // Recorded first: once the user's listing of it is gone, the record is where the sweep and
+        // the audit event find it.
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.t.registry,
+            Key: keys.deletion(tenantId, ctx.record.id),
+            UpdateExpression: 'ADD sessionIds :s',
+            ExpressionAttributeValues: { ':s': new Set([sessionId]) },
+          }),
+        );
         await this.remove(ctx, [
           { table: this.t.sessions, key: keys.session(tenantId, sessionId), store: 'sessions' },
           ...(userId
@@ -434,14 +471,6 @@ export class DeletionStore {
               ]
             : []),
         ]);
-        await this.db.send(
-          new UpdateCommand({
-            TableName: this.t.registry,
-            Key: keys.deletion(tenantId, ctx.record.id),
-            UpdateExpression: 'ADD sessionIds :s',
-            ExpressionAttributeValues: { ':s': new Set([sessionId]) },
-          }),
-        );
         return;
     }
   }
@@ -660,6 +689,7 @@ export class DeletionStore {
             })),
             this.countUpdate(ctx.record, counts, 0),
           ]);
+          ctx.progress.made = true;
           pending = [];
         } catch (err) {
           if (!(err instanceof TransactionCanceledException) || attempt >= MAX_ATTEMPTS) throw err;
@@ -719,10 +749,14 @@ export class DeletionStore {
   }
 }
 
+class OutOfTime extends Error {}
+
 interface RunContext {
   record: DeletionRecord;
   /** where the run is (`<pass>:<step>[:<session step>]`): the name of its fault points */
   point: string;
+  /** whether this delivery removed anything or finished a step yet */
+  progress: { made: boolean };
   fault: FaultHook;
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SQSRecord } from 'aws-lambda';
+import type { Context, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../../lambdas/domain/policy';
 import { postingsOf, userScope } from '../../lambdas/domain/recall';
@@ -316,6 +316,7 @@ describe('a deletion resumed after a crash', () => {
       const done = await status(u.tenantId, id);
       expect(done.body.status, point).toBe('done');
       expect(done.body.counts, point).toEqual(cleanCounts);
+      expect(done.body.sessionsDeleted, point).toBe(3);
       expect(leftovers(await scanAll(), u), point).toEqual([]);
     }
     deleterDeps.fault = undefined;
@@ -401,6 +402,23 @@ describe('the sweep', () => {
     } finally {
       process.env.CP_DELETION_GRACE_SECONDS = '0';
     }
+  });
+});
+
+describe('a deletion out of time', () => {
+  it('stops at a safe point and carries on in its next delivery', async () => {
+    const u = await seedUser(uniqueId('tt'), 't');
+    const id = (await requestDeletion(u.tenantId, u.userId)).body.id;
+    const noTime = { getRemainingTimeInMillis: () => 1 } as unknown as Context;
+    let deliveries = 0;
+    while ((await status(u.tenantId, id)).body.status !== 'done' && deliveries < 200) {
+      await deleteRecord(sqsRecord({ tenantId: u.tenantId, deletionId: id }), noTime);
+      deliveries++;
+    }
+    expect(deliveries).toBeGreaterThan(10);
+    expect((await status(u.tenantId, id)).body).toMatchObject({ status: 'done', sessionsDeleted: 3 });
+    expect((await status(u.tenantId, id)).body.counts).toEqual(cleanCounts);
+    expect(leftovers(await scanAll(), u)).toEqual([]);
   });
 });
 
