@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { envInt } from '../config';
 import { parseRouteRef, routeRefSchema } from '../domain/context';
-import { NotFoundError } from '../domain/errors';
+import { DeletedError, NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import { toolSchema } from '../domain/policy';
 import { PolicyPins } from '../domain/policy-pins';
@@ -77,23 +77,27 @@ export const handler = httpApi({
     const toolName = parseWith(toolSchema.shape.name, req.params.toolName, 'toolName');
     const body = parseWith(invokeBody, req.body ?? {});
     const route = parseRouteRef(body.route);
-    const [{ resolved: pinned }, session] = await Promise.all([pins().resolve(route), sessions().get(ref)]);
+    if (deps.registry === undefined) deps.registry = Registry.fromEnv();
+    const registry = deps.registry;
+    // The tombstone is read alongside: a session being deleted takes no tool calls (404).
+    const [{ resolved: pinned }, session, deleted] = await Promise.all([
+      pins().resolve(route),
+      sessions().get(ref),
+      registry?.isDeleted(ref.tenantId, 'session', ref.sessionId) ?? false,
+    ]);
     const tool = pinned.policy.tools.find((t) => t.name === toolName);
     if (!tool) throw new NotFoundError('tool', toolName);
     validateToolArguments({ route: pinned.route, policyVersion: pinned.version, tool }, body.arguments);
     // Tool calls belong to a conversation: the app creates the session (POST /turns) first.
     if (!session) throw new NotFoundError('session', ref.sessionId);
+    if (deleted) throw new DeletedError('session', ref.sessionId);
 
     const key = keys.toolCall(ref.tenantId, ref.sessionId, body.stepIndex, toolName).pk;
     const ttlSeconds = envInt('sessionTtlSeconds', DEFAULT_SESSION_TTL_SECONDS);
-    // A deleted session takes no tool calls; the record is listed under the session before it exists.
-    if (deps.registry === undefined) deps.registry = Registry.fromEnv();
-    if (deps.registry) {
-      await deps.registry.assertLive(ref.tenantId, 'session', ref.sessionId);
-      await deps.registry.putOwned(ref.tenantId, ref.sessionId, 'I', key, {
-        expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
-      });
-    }
+    // The record is listed under its session before it exists, so the session's deletion finds it.
+    await registry?.putOwned(ref.tenantId, ref.sessionId, 'I', key, {
+      expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+    });
     const waitSeconds = preferredWaitSeconds(req.headers.prefer);
     const answer = await executeToolCall(
       { records: records(), runner: runner(), observe },

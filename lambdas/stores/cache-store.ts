@@ -35,6 +35,8 @@ export class CacheStore {
     const now = new Date();
     let sessionStamp: string | undefined;
     if (input.sessionId !== undefined) {
+      // Not for a session being deleted (404 before any other answer about it).
+      await this.registry?.assertLive(tenantId, 'session', input.sessionId);
       sessionStamp = input.sessionStamp;
       const current = stampOf(await this.sessions.get({ tenantId, sessionId: input.sessionId }));
       // Refused rather than stored: it could never be served (get() compares the stamps again, so a
@@ -51,8 +53,7 @@ export class CacheStore {
     };
     const digest = cacheDigest(question, input.fingerprint);
     if (input.sessionId !== undefined && this.registry) {
-      // Not for a deleted session; listed under the session before it exists, so its deletion finds it.
-      await this.registry.assertLive(tenantId, 'session', input.sessionId);
+      // Listed under the session before it exists, so the session's deletion finds it.
       await this.registry.putOwned(tenantId, input.sessionId, 'C', digest, { expiresAt: entry.expiresAt });
     }
     await this.db.send(

@@ -544,6 +544,45 @@ describe('DELETE /v1/facts/{factId}', () => {
   });
 });
 
+describe('writes to a session being deleted', () => {
+  it('are refused with 404 from the moment its deletion is accepted', async () => {
+    const u = await seedUser(uniqueId('tg'), 'g');
+    const s2 = u.sessions[1]!;
+    const state = await call(u.tenantId, sessionsHandler, 'GET /v1/sessions/{sessionId}', {
+      params: { sessionId: s2 },
+    });
+    const accepted = await call(u.tenantId, deletionsHandler, 'DELETE /v1/sessions/{sessionId}', {
+      params: { sessionId: s2 },
+    });
+    expect(accepted.status).toBe(202);
+    // Not run yet: the session is all there, and closed.
+    const refused = [
+      await append(u.tenantId, s2, { expectedVersion: state.body.version, turns: conversation('late') }),
+      await call(u.tenantId, toolsHandler, 'POST /v1/sessions/{sessionId}/tools/{toolName}/invocations', {
+        params: { sessionId: s2, toolName: 'lookup' },
+        body: { stepIndex: 9, arguments: { q: 'late' }, route },
+      }),
+      await call(u.tenantId, cacheHandler, 'PUT /v1/cache', {
+        body: { question: 'late?', fingerprint: 'fp', answer: 'late', sessionId: s2, sessionStamp: '0.0' },
+      }),
+      await call(u.tenantId, factsHandler, 'POST /v1/facts', {
+        body: { text: 'late', citations: [{ sessionId: s2 }] },
+      }),
+    ];
+    for (const r of refused) {
+      expect(r.status).toBe(404);
+      expect(r.body.error.details).toMatchObject({ session: s2, deleted: true });
+    }
+    await deliver(u.tenantId, accepted.body.id);
+    expect(
+      mentioning(
+        (await scanAll()).filter((i) => i.pk !== `T#${u.tenantId}#AUDIT`),
+        [s2],
+      ),
+    ).toEqual([]);
+  });
+});
+
 describe('deletion errors', () => {
   const tenantId = uniqueId('te');
   it('answers 404 for ids with nothing to delete and unknown deletions', async () => {
