@@ -158,8 +158,8 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       // Update: a superseded version gets only its validUntil and supersededBy, in the upsert's transaction.
       grant: (f) => {
         allow(f, t.facts, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem']);
-        // Tombstones: no fact for a user or session being deleted.
-        allow(f, t.registry, ['GetItem']);
+        // Tombstones: no fact for a user or session being deleted; a fact listed under each session it cites.
+        allow(f, t.registry, ['GetItem', 'PutItem']);
       },
     },
     profiles: {

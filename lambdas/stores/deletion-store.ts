@@ -29,11 +29,11 @@ import {
   withoutSession,
 } from '../domain/deletion';
 import { scopeOf } from '../domain/fact-upsert';
-import { isCurrent } from '../domain/facts';
+import { type Fact, isCurrent } from '../domain/facts';
 import { postingsOf, sessionScope, userScope } from '../domain/recall';
 import { turnsBetween } from '../domain/summarizer/job';
 import { dynamo, sqsClient } from './clients';
-import { FactStore } from './fact-store';
+import { type FactLocation, FactStore } from './fact-store';
 import { keys } from './keys';
 import { SessionStore } from './session-store';
 
@@ -476,9 +476,10 @@ export class DeletionStore {
   }
 
   /**
-   * The session's own facts (scope ~session) go whole; a fact of another scope that cites it loses
-   * those citations, or goes if it stands on this session alone (the current version: its whole
-   * chain; a superseded one: that version).
+   * The session's own facts (scope ~session) go whole. A fact of another scope that cites it (listed
+   * under the session by its writer; its user's and the tenant's scopes are searched too) loses those
+   * citations, or goes if it stands on this session alone (the current version: its whole chain; a
+   * superseded one: that version).
    */
   private async sessionFacts(ctx: RunContext, sessionId: string, otherScopes: string[]) {
     const tenantId = ctx.record.tenantId;
@@ -488,30 +489,61 @@ export class DeletionStore {
         page.map((key) => ({ table: this.t.facts, key, store: 'facts' as const })),
       );
     }
+    const listed = this.pages({
+      TableName: this.t.registry,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :k)',
+      ExpressionAttributeValues: { ':pk': keys.sessionOwned(tenantId, sessionId).pk, ':k': 'F#' },
+    });
+    for await (const items of listed) {
+      for (const item of items) {
+        const at = { scope: String(item.scope), lineageId: String(item.lineageId) };
+        for (const fact of await this.lineageVersions(tenantId, at))
+          await this.forget(ctx, fact, sessionId, at);
+        await this.remove(ctx, [
+          { table: this.t.registry, key: { pk: item.pk, sk: item.sk }, store: 'registry' },
+        ]);
+      }
+    }
     for (const scope of [...otherScopes, scopeOf()]) {
       for await (const versions of this.facts.scopeFacts(tenantId, scope)) {
         for (const fact of versions) {
           if (!fact.citations.some((c) => c.sessionId === sessionId)) continue;
-          if (!citesOnly(fact.citations, sessionId)) {
-            await this.stripCitations(ctx, fact.id, withoutSession(fact.citations, sessionId));
-            continue;
-          }
           const at = await this.facts.locate(tenantId, fact.id);
-          if (!at) continue;
-          if (isCurrent(fact)) await this.removeLineage(ctx, at.scope, at.lineageId);
-          else {
-            await this.remove(ctx, [
-              { table: this.t.facts, key: keys.fact(tenantId, fact.id), store: 'facts' },
-              {
-                table: this.t.facts,
-                key: keys.factVersion(tenantId, at.scope, at.lineageId, fact.version),
-                store: 'facts',
-              },
-            ]);
-          }
+          if (at) await this.forget(ctx, fact, sessionId, at);
         }
       }
     }
+  }
+
+  /** What one version of a fact citing the deleted session becomes. */
+  private async forget(ctx: RunContext, fact: Fact, sessionId: string, at: FactLocation) {
+    if (!fact.citations.some((c) => c.sessionId === sessionId)) return;
+    if (!citesOnly(fact.citations, sessionId)) {
+      return this.stripCitations(ctx, fact.id, withoutSession(fact.citations, sessionId));
+    }
+    if (isCurrent(fact)) return this.removeLineage(ctx, at.scope, at.lineageId);
+    await this.remove(ctx, [
+      { table: this.t.facts, key: keys.fact(ctx.record.tenantId, fact.id), store: 'facts' },
+      {
+        table: this.t.facts,
+        key: keys.factVersion(ctx.record.tenantId, at.scope, at.lineageId, fact.version),
+        store: 'facts',
+      },
+    ]);
+  }
+
+  /** Every version of a lineage still there, read before any of it is changed. */
+  private async lineageVersions(tenantId: string, at: FactLocation): Promise<Fact[]> {
+    const versions: Fact[] = [];
+    for await (const page of this.facts.chainItemKeys(tenantId, at)) {
+      for (const key of page.filter((k) => k.sk === 'FACT')) {
+        const out = await this.db.send(
+          new GetCommand({ TableName: this.t.facts, Key: key, ConsistentRead: true }),
+        );
+        if (out.Item) versions.push(out.Item as Fact);
+      }
+    }
+    return versions;
   }
 
   private async removeLineage(ctx: RunContext, scope: string, lineageId: string) {

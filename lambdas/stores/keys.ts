@@ -93,6 +93,7 @@ export const keys = {
    *   T#<t>#S#<sessionId>#OWNED       sk I#<pk>          its tool-call records and append receipts
    *                                   sk C#<digest>      cache entries built on it
    *                                   sk R#<scope>#<from> recall blocks it has in a scope (terms listed)
+   *                                   sk F#<scope>#<lineage> facts (of any scope) that cite it
    *   T#<t>#DEL#<deletionId>          sk DEL             a deletion's record (progress and counts)
    */
   tombstone: (tenantId: string, kind: 'session' | 'user', id: string) => ({
@@ -105,8 +106,9 @@ export const keys = {
     sk: sessionId,
   }),
   sessionOwned: (tenantId: string, sessionId: string) => ({ pk: `${t(tenantId)}#S#${sessionId}#OWNED` }),
-  /** kind I: an idempotency-table pk; C: a cache digest; R: `<scope>#<from>` of a recall batch */
-  ownedItem: (tenantId: string, sessionId: string, kind: 'I' | 'C' | 'R', ref: string) => ({
+  /** kind I: an idempotency-table pk; C: a cache digest; R: `<scope>#<from>` of a recall batch;
+   * F: `<scope>#<lineageId>` of a fact that cites the session */
+  ownedItem: (tenantId: string, sessionId: string, kind: 'I' | 'C' | 'R' | 'F', ref: string) => ({
     pk: `${t(tenantId)}#S#${sessionId}#OWNED`,
     sk: `${kind}#${ref}`,
   }),

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { envNames } from '../config';
 import { DeletedError } from '../domain/errors';
+import { lineageIdOf, scopeOf } from '../domain/fact-upsert';
 import type { FactWriter } from '../domain/facts';
 import { dynamo } from './clients';
 import { keys } from './keys';
@@ -52,7 +53,7 @@ export class Registry {
   ownedPut(
     tenantId: string,
     sessionId: string,
-    kind: 'I' | 'C' | 'R',
+    kind: 'I' | 'C' | 'R' | 'F',
     ref: string,
     extra: Record<string, unknown> = {},
   ): TransactItem & { Put: NonNullable<TransactItem['Put']> } {
@@ -64,7 +65,7 @@ export class Registry {
   async putOwned(
     tenantId: string,
     sessionId: string,
-    kind: 'I' | 'C' | 'R',
+    kind: 'I' | 'C' | 'R' | 'F',
     ref: string,
     extra: Record<string, unknown> = {},
   ): Promise<void> {
@@ -99,7 +100,9 @@ export function conditionFailedIn(err: unknown, from: number, count: number): bo
 
 /**
  * A fact writer that refuses facts for a user or session being deleted, or citing such a session
- * (checked before the write; one racing the tombstone is removed by the deletion's sweep).
+ * (checked before the write; one racing the tombstone is removed by the deletion's sweep), and lists
+ * the fact's lineage under every session it cites, before writing it: a session's deletion finds the
+ * facts that cite it in any scope.
  */
 export function checkedFactWriter(writer: FactWriter, registry: Registry | null): FactWriter {
   if (!registry) return writer;
@@ -113,6 +116,13 @@ export function checkedFactWriter(writer: FactWriter, registry: Registry | null)
         ...(input.userId ? [registry.assertLive(tenantId, 'user', input.userId)] : []),
         ...[...sessions].map((id) => registry.assertLive(tenantId, 'session', id)),
       ]);
+      const scope = scopeOf(input.userId, input.sessionId);
+      const lineageId = lineageIdOf(input);
+      await Promise.all(
+        [...sessions].map((id) =>
+          registry.putOwned(tenantId, id, 'F', `${scope}#${lineageId}`, { scope, lineageId }),
+        ),
+      );
       return writer.upsert(tenantId, input);
     },
   };

@@ -51,7 +51,7 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
     expect(grants.Facts).toEqual({
       // Tenants, on every API function: the key lookup when the authorizer could not make it.
       'dynamodb:GetItem': ['Facts', 'Registry', 'Tenants'],
-      'dynamodb:PutItem': ['Facts'],
+      'dynamodb:PutItem': ['Facts', 'Registry'],
       'dynamodb:UpdateItem': ['Facts'],
       'dynamodb:DeleteItem': ['Facts'],
       'dynamodb:Query': ['Facts'],

@@ -295,7 +295,7 @@ describe('a deletion resumed after a crash', () => {
         '1:sessions:recall:chunk',
         '1:sessions:events:chunk',
         '1:sessions:session:chunk',
-        '1:facts:chunk',
+        '1:facts',
         '2:tombstone',
         'finish',
       ]),
@@ -436,6 +436,18 @@ describe('DELETE /v1/sessions/{sessionId}', () => {
         ],
       },
     });
+    // Another user's facts citing it: one on it alone (goes), one backed by another session too (stays).
+    const alone = await call(tenantId, factsHandler, 'POST /v1/facts', {
+      body: { userId: 'someone-else', text: `About ${u.marker}alone`, citations: [{ sessionId: s1 }] },
+    });
+    const backed = await call(tenantId, factsHandler, 'POST /v1/facts', {
+      body: {
+        userId: 'someone-else',
+        text: 'Backed twice',
+        citations: [{ sessionId: s1 }, { sessionId: 'other-s' }],
+      },
+    });
+    expect([alone.status, backed.status]).toEqual([201, 201]);
     const stats = async () => {
       const item = (await scanAll()).find((i) => i.pk === `T#${tenantId}#R#U:${u.userId}`);
       return JSON.parse(item!.json) as { docs: number; length: number; w: Record<string, number> };
@@ -463,6 +475,9 @@ describe('DELETE /v1/sessions/{sessionId}', () => {
     // The shared fact stays, citing s2 only; the user's other sessions, profile and facts stay.
     const factItem = after.find((i) => i.json.includes(shared.body.fact.id) && i.pk.includes('#FACT#'));
     expect(JSON.parse(factItem!.json).citations).toEqual([{ sessionId: s2, seq: 2 }]);
+    expect(mentioning(after, [String(alone.body.fact.id)])).toEqual([]);
+    const backedItem = after.find((i) => i.json.includes(backed.body.fact.id) && i.pk.includes('#FACT#'));
+    expect(JSON.parse(backedItem!.json).citations).toEqual([{ sessionId: 'other-s' }]);
     expect(
       (await call(tenantId, sessionsHandler, 'GET /v1/sessions/{sessionId}', { params: { sessionId: s2 } }))
         .status,
