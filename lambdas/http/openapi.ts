@@ -236,7 +236,7 @@ export const operations: Record<string, Operation> = {
         description: 'a new version (the first of its key, or one superseding the current)',
         body: 'FactUpsertAnswer',
       },
-      404: error('not_found: the user was deleted (details.deleted)'),
+      404: error('not_found: the user, or a session it cites, was deleted (details.deleted)'),
     },
   },
   'GET /v1/facts': {

@@ -1577,7 +1577,7 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayError"];
                 };
             };
-            /** @description not_found: the user was deleted (details.deleted) */
+            /** @description not_found: the user, or a session it cites, was deleted (details.deleted) */
             404: {
                 headers: {
                     /** @description the request's own `x-correlation-id` when it sent a valid one, else a new id */
