@@ -201,7 +201,12 @@ describe('recall', () => {
     });
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
     // The turns were asked for before the second round's postings were back.
-    expect(seen.slice(0, 4)).toEqual(['postings 1 asked', 'postings 1 back', 'postings 2 asked', 'turns asked']);
+    expect(seen.slice(0, 4)).toEqual([
+      'postings 1 asked',
+      'postings 1 back',
+      'postings 2 asked',
+      'turns asked',
+    ]);
     // No turn is read twice, and what comes back is what the final hits asked for, nothing more.
     const all = fetched.flat();
     expect(new Set(all).size).toBe(all.length);
