@@ -38,9 +38,13 @@ describe('the tools function', () => {
     const dynamo = [...grants].filter(([a]) => a.startsWith('dynamodb:'));
     const byAction = Object.fromEntries(dynamo.map(([a, rs]) => [a, rs.map(tableOf).sort()]));
     expect(byAction).toEqual({
-      // Tenants: the key lookup when the authorizer could not make it (store down).
-      'dynamodb:GetItem': ['Idempotency', 'Sessions', 'Tenants'],
-      'dynamodb:PutItem': ['Events', 'Idempotency', 'Sessions'],
+      // Tenants: the key lookup when the authorizer could not make it (store down). Registry: the
+      // session's tombstone is read before a tool runs, and the tool record is listed under its
+      // session so that the session's deletion finds it; the session commit that logs the call checks
+      // the tombstone inside its transaction.
+      'dynamodb:ConditionCheckItem': ['Registry'],
+      'dynamodb:GetItem': ['Idempotency', 'Registry', 'Sessions', 'Tenants'],
+      'dynamodb:PutItem': ['Events', 'Idempotency', 'Registry', 'Sessions'],
       'dynamodb:UpdateItem': ['Idempotency'],
       'dynamodb:DeleteItem': ['Idempotency'],
       'dynamodb:Query': ['Events'],
