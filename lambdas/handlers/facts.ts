@@ -1,5 +1,4 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
 import { NotFoundError } from '../domain/errors';
 import { factHistoryQuerySchema, factInputSchema } from '../domain/fact-upsert';
 import { idSchema } from '../domain/ids';
@@ -7,17 +6,12 @@ import { defaultPolicy, policySchema } from '../domain/policy';
 import { parseWith } from '../domain/validation';
 import { type ApiRequest, httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
+import { searchQuery } from '../http/requests';
 import { FactStore } from '../stores/fact-store';
 import { checkedFactWriter, Registry } from '../stores/registry';
 
 /** Scoring knobs of GET /v1/facts: the policy defaults (the Context Builder uses the route's policy). */
 const retrievalDefaults = policySchema.parse(defaultPolicy('default')).retrieval;
-
-export const searchQuery = z.object({
-  userId: idSchema.optional(),
-  query: z.string().max(4096).default(''),
-  limit: z.coerce.number().int().min(1).max(100).default(10),
-});
 
 const factIdOf = (req: ApiRequest) => parseWith(idSchema, req.params.factId, 'factId');
 

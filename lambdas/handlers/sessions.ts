@@ -1,5 +1,4 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
 import { envInt } from '../config';
 import {
   APPEND_RECEIPT_TTL_SECONDS,
@@ -9,41 +8,20 @@ import {
   idempotencyKeySchema,
   replayOf,
 } from '../domain/append-receipt';
-import { parseRouteRef, routeRefSchema } from '../domain/context';
+import { parseRouteRef } from '../domain/context';
 import { NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
-import {
-  appendTurns,
-  type SessionRef,
-  type SessionState,
-  sessionLimits,
-  type TurnInput,
-  turnInputSchema,
-} from '../domain/session';
+import { appendTurns, type SessionRef, type SessionState, type TurnInput } from '../domain/session';
 import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { parseWith } from '../domain/validation';
 import { type ApiRequest, httpApi } from '../http/middleware';
 import { metrics } from '../http/observability';
+import { appendBody, eventsQuery } from '../http/requests';
 import { AppendReceipts } from '../stores/append-receipts';
 import { SessionStore } from '../stores/session-store';
 import { SummaryTrigger } from '../stores/summary-jobs';
 
 const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
-
-export const appendBody = z.strictObject({
-  expectedVersion: z.number().int().min(0),
-  turns: z.array(turnInputSchema).min(1).max(sessionLimits.maxTurnsPerAppend),
-  /** the policy route whose summary settings apply (trigger, caps, engine); `name`, `name@3` or `name:label` */
-  route: routeRefSchema.default('default'),
-  /** the user the session belongs to (fixed by the first append naming one): whose long-term facts the
-   * summarizer writes and whose recall scope the turns join; without it they stay in this session */
-  userId: idSchema.optional(),
-});
-
-export const eventsQuery = z.object({
-  after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
 
 /** Composition root: the store and token counter this Lambda uses (replaceable in tests). */
 export const deps: {

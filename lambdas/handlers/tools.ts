@@ -1,7 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
 import { envInt } from '../config';
-import { parseRouteRef, routeRefSchema } from '../domain/context';
+import { parseRouteRef } from '../domain/context';
 import { DeletedError, NotFoundError } from '../domain/errors';
 import { idSchema } from '../domain/ids';
 import { toolSchema } from '../domain/policy';
@@ -18,6 +17,7 @@ import {
 import { parseWith } from '../domain/validation';
 import { httpApi } from '../http/middleware';
 import { logger, metrics } from '../http/observability';
+import { invokeBody } from '../http/requests';
 import { keys } from '../stores/keys';
 import { PolicyStore } from '../stores/policy-store';
 import { Registry } from '../stores/registry';
@@ -30,13 +30,6 @@ const DEFAULT_SESSION_TTL_SECONDS = 7 * 24 * 3600;
 const MOVABLE_POLICY_TTL_MS = 10_000;
 /** SSM answers in milliseconds; past this the call is a 503 rather than a hung tool call. */
 const POLICY_DEADLINE_MS = 2_000;
-
-export const invokeBody = z.strictObject({
-  stepIndex: z.number().int().min(0).max(1_000_000),
-  arguments: z.unknown().default({}),
-  /** which policy's tool registry: `name`, `name@3` or `name:label`, as for the context request */
-  route: routeRefSchema.default('default'),
-});
 
 /** Composition root: stores and runners this Lambda uses (replaceable in tests). */
 export const deps: {

@@ -7,10 +7,8 @@ import { factHistoryQuerySchema, factInputSchema } from '../domain/fact-upsert';
 import { idSchema } from '../domain/ids';
 import { toolSchema } from '../domain/policy';
 import { profilePutSchema } from '../domain/profile';
-import { searchQuery } from '../handlers/facts';
-import { appendBody, eventsQuery } from '../handlers/sessions';
-import { invokeBody } from '../handlers/tools';
 import { routes } from '../routes';
+import { appendBody, eventsQuery, invokeBody, searchQuery } from './requests';
 import * as res from './responses';
 
 /**

@@ -24,6 +24,7 @@ import * as openapi from '../../lambdas/handlers/openapi';
 import * as profiles from '../../lambdas/handlers/profiles';
 import * as sessions from '../../lambdas/handlers/sessions';
 import * as tools from '../../lambdas/handlers/tools';
+import * as requests from '../../lambdas/http/requests';
 import { routes } from '../../lambdas/routes';
 import { FactStore } from '../../lambdas/stores/fact-store';
 import { PolicyStore } from '../../lambdas/stores/policy-store';
@@ -250,7 +251,7 @@ const fuzzed: Record<string, Fuzzed> = {
   'POST /v1/sessions/{sessionId}/turns': {
     handler: sessions.handler,
     params: { sessionId },
-    body: biased(arbitraryOf(sessions.appendBody), { route: policyRouteArb, expectedVersion: fc.nat(3) }),
+    body: biased(arbitraryOf(requests.appendBody), { route: policyRouteArb, expectedVersion: fc.nat(3) }),
     headers: fc.oneof(
       fc.constant({}),
       fc.constantFrom('k-1', 'k-2').map((k) => ({ 'idempotency-key': k })),
@@ -261,7 +262,7 @@ const fuzzed: Record<string, Fuzzed> = {
   'GET /v1/sessions/{sessionId}/events': {
     handler: sessions.handler,
     params: { sessionId },
-    query: sessions.eventsQuery,
+    query: requests.eventsQuery,
   },
   'POST /v1/sessions/{sessionId}/context': {
     handler: context.handler,
@@ -271,7 +272,7 @@ const fuzzed: Record<string, Fuzzed> = {
   'POST /v1/sessions/{sessionId}/tools/{toolName}/invocations': {
     handler: tools.handler,
     params: { sessionId, toolName },
-    body: biased(arbitraryOf(tools.invokeBody), {
+    body: biased(arbitraryOf(requests.invokeBody), {
       route: fc.constant(policyRoute),
       arguments: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
     }),
@@ -284,7 +285,7 @@ const fuzzed: Record<string, Fuzzed> = {
     handler: facts.handler,
     body: biased(arbitraryOf(factInputSchema), { key: fc.constantFrom('k-1', 'k-2') }),
   },
-  'GET /v1/facts': { handler: facts.handler, query: facts.searchQuery },
+  'GET /v1/facts': { handler: facts.handler, query: requests.searchQuery },
   'GET /v1/facts/{factId}/history': {
     handler: facts.handler,
     params: { factId },
