@@ -33,6 +33,19 @@ export const envNames = {
 
 export type EnvKey = keyof typeof envNames;
 
+/** Every table that holds a tenant's data, by its environment key (the tenants table, which holds
+ * their keys, is not one): what a deletion may touch and what the CLI's tenant delete empties. */
+export const dataTables: EnvKey[] = [
+  'sessionsTable',
+  'eventsTable',
+  'idempotencyTable',
+  'factsTable',
+  'profilesTable',
+  'cacheTable',
+  'recallTable',
+  'registryTable',
+];
+
 export function env(key: EnvKey): string {
   const value = process.env[envNames[key]];
   if (!value) throw new Error(`environment variable ${envNames[key]} is not set`);

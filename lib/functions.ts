@@ -5,7 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { EnvKey } from '../lambdas/config';
+import { dataTables, type EnvKey } from '../lambdas/config';
 import { type FunctionName, routes } from '../lambdas/routes';
 
 export type TableName =
@@ -280,21 +280,11 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
 /** The deletion functions: the HTTP side (accepts, reports) and the queue consumer (deletes). */
 function deletionSpecs(r: Resources): Record<'deletions' | 'deleter', FunctionSpec> {
   const t = r.tables;
-  const allTables: EnvKey[] = [
-    'registryTable',
-    'sessionsTable',
-    'eventsTable',
-    'idempotencyTable',
-    'factsTable',
-    'profilesTable',
-    'cacheTable',
-    'recallTable',
-  ];
   // The HTTP side of deletions: reads to tell a known target from an unknown one (404), the record
   // and the target's tombstone written in one transaction, the job queued. It deletes nothing.
   return {
     deletions: {
-      env: [...allTables, 'deletionQueueUrl'],
+      env: [...dataTables, 'deletionQueueUrl'],
       grant: (f) => {
         allow(f, t.registry, ['GetItem', 'PutItem', 'Query']);
         allow(f, t.sessions, ['GetItem']);
@@ -307,7 +297,7 @@ function deletionSpecs(r: Resources): Record<'deletions' | 'deleter', FunctionSp
     // The deleter: the only function that deletes, and only by key (no Scan, no BatchWrite): every
     // removal is a transaction of conditional Deletes with the record's counts.
     deleter: {
-      env: [...allTables, 'deletionQueueUrl', 'deletionGraceSeconds'],
+      env: [...dataTables, 'deletionQueueUrl', 'deletionGraceSeconds'],
       timeout: Duration.minutes(5),
       grant: (f) => {
         allow(f, t.registry, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);

@@ -4,7 +4,7 @@ import {
   ScanCommand,
   type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { type EnvKey, env } from '../config';
+import { dataTables, type EnvKey, env } from '../config';
 import { dynamo } from './clients';
 import { keys } from './keys';
 
@@ -14,17 +14,7 @@ import { keys } from './keys';
  * these run rarely, by hand, against a table's whole size.
  */
 
-/** Every table of a deployment by its environment key; the tenants table last (its keys go first). */
-export const dataTables: EnvKey[] = [
-  'sessionsTable',
-  'eventsTable',
-  'idempotencyTable',
-  'factsTable',
-  'profilesTable',
-  'cacheTable',
-  'recallTable',
-  'registryTable',
-];
+export { dataTables };
 
 const BATCH = 25;
 
