@@ -367,10 +367,13 @@ describe('writes racing a deletion', () => {
 describe('the sweep', () => {
   it('removes what a writer that checked the tombstone just before it was placed wrote after the first pass', async () => {
     const u = await seedUser(uniqueId('tw'), 'w');
-    process.env.CP_DELETION_GRACE_SECONDS = '1';
+    // Long enough that the late writes and scans below fit inside it on a slow emulator (LocalStack).
+    const graceMs = 6000;
+    process.env.CP_DELETION_GRACE_SECONDS = String(graceMs / 1000);
     try {
       const id = (await requestDeletion(u.tenantId, u.userId)).body.id;
       await deliver(u.tenantId, id);
+      const firstPassDone = Date.now();
       expect((await status(u.tenantId, id)).body).toMatchObject({ status: 'sweeping', pass: 2 });
       // Only the running deletion's record names the user now (until it is done).
       const record = `T#${u.tenantId}#DEL#${id}`;
@@ -394,8 +397,9 @@ describe('the sweep', () => {
       expect(leftovers(await scanAll(), u).length).toBeGreaterThan(0);
       // Too early: the job goes back on the queue, delayed; then the sweep.
       await deliver(u.tenantId, id);
+      expect(Date.now() - firstPassDone).toBeLessThan(graceMs);
       expect((await status(u.tenantId, id)).body.status).toBe('sweeping');
-      await new Promise((r) => setTimeout(r, 1100));
+      await new Promise((r) => setTimeout(r, Math.max(0, firstPassDone + graceMs + 100 - Date.now())));
       await deliver(u.tenantId, id);
       expect((await status(u.tenantId, id)).body.status).toBe('done');
       expect(leftovers(await scanAll(), u)).toEqual([]);
