@@ -9,7 +9,9 @@ import stem from 'wink-porter2-stemmer';
  */
 export const MAX_TERM_LENGTH = 32;
 
-const STOP_WORDS = new Set(eng);
+/** The library's English list lacks a few forms of "do" that questions are full of ("where does she
+ * live?"); stemmed to "doe" and "do", they matched every turn that said them. */
+const STOP_WORDS = new Set([...eng, 'does', 'doing', 'doesn']);
 
 /** Whether a lowercased word is an English stop word (the `stopword` library's list). */
 export const isStopWord = (word: string): boolean => STOP_WORDS.has(word);
