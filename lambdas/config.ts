@@ -52,8 +52,9 @@ export function env(key: EnvKey): string {
   return value;
 }
 
-export function envInt(key: EnvKey, fallback: number): number {
+/** An integer setting, or `fallback` when it is unset, malformed or below `min`. */
+export function envInt(key: EnvKey, fallback: number, min = 1): number {
   const raw = process.env[envNames[key]];
   const n = raw ? Number.parseInt(raw, 10) : Number.NaN;
-  return Number.isFinite(n) && n > 0 ? n : fallback;
+  return Number.isFinite(n) && n >= min ? n : fallback;
 }

@@ -135,20 +135,17 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       // logged, release), the session (read; commit = conditional Put) and the log (event Put; the Query
       // that finds where a missing session's log ends).
       grant: (f) => {
-        const allow = (actions: string[], resources: string[]) =>
-          f.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
-        allow(
-          ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-          [t.idempotency.tableArn],
-        );
-        allow(['dynamodb:GetItem', 'dynamodb:PutItem'], [t.sessions.tableArn]);
-        allow(['dynamodb:PutItem', 'dynamodb:Query'], [t.events.tableArn]);
+        allow(f, t.idempotency, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+        allow(f, t.sessions, ['GetItem', 'PutItem']);
+        allow(f, t.events, ['PutItem', 'Query']);
         // The session's tombstone (read before a call, checked in the event's transaction); the
         // record's listing under the session.
-        allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'], [t.registry.tableArn]);
+        allow(f, t.registry, ['GetItem', 'PutItem', 'ConditionCheckItem']);
         readPolicies(f);
         // Lambda tools come from the registry at run time: only the functions the construct allows.
-        allow(['lambda:InvokeFunction'], r.toolFunctionArns);
+        f.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: r.toolFunctionArns }),
+        );
       },
     },
     // Exactly the calls each store makes (a transaction needs the action of each of its items).
@@ -268,9 +265,7 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       env: [...spec.env, 'tenantsTable'],
       grant: (f) => {
         spec.grant(f);
-        f.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [t.tenants.tableArn] }),
-        );
+        allow(f, t.tenants, ['GetItem']);
       },
     };
   }

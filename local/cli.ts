@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { z } from 'zod';
-import { envNames } from '../lambdas/config';
+import { dataTables, envNames } from '../lambdas/config';
 import { AppError, ValidationError } from '../lambdas/domain/errors';
 import { tenantIdSchema } from '../lambdas/domain/ids';
 import { labelSchema, policySchema, routeSchema } from '../lambdas/domain/policy';
 import { parseWith } from '../lambdas/domain/validation';
 import { type PolicySelector, PolicyStore } from '../lambdas/stores/policy-store';
-import { dataTables, TenantAdmin } from '../lambdas/stores/tenant-admin';
+import { TenantAdmin } from '../lambdas/stores/tenant-admin';
 import { TenantStore } from '../lambdas/stores/tenant-store';
 import { type LocalState, STATE_FILE, useEndpoints } from './runtime';
 
@@ -183,15 +183,17 @@ async function main(argv: string[]) {
       progress(`revoking the API keys of ${name}`);
       const revoked = await admin.revokeKeys(name);
       const counts: Record<string, number> = {};
-      for (let pass = 1; pass <= (grace > 0 ? 2 : 1); pass++) {
-        if (pass === 2) {
-          progress(`waiting ${grace} s, then sweeping once more`);
-          await new Promise((r) => setTimeout(r, grace * 1000));
-        }
+      const sweep = async () => {
         for (const table of [...dataTables, 'tenantsTable' as const]) {
           progress(`deleting ${name}'s items from ${envNames[table]}`);
           counts[table] = (counts[table] ?? 0) + (await admin.purge(table, name));
         }
+      };
+      await sweep();
+      if (grace > 0) {
+        progress(`waiting ${grace} s, then sweeping once more`);
+        await new Promise((r) => setTimeout(r, grace * 1000));
+        await sweep();
       }
       console.log(`tenant ${name} deleted: ${revoked} API keys revoked`);
       for (const [table, n] of Object.entries(counts))

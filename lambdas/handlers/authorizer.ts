@@ -30,9 +30,7 @@ export async function handler(
 ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> {
   deps.tenants ??= new TenantStore();
   try {
-    const tenantId = await deps.tenants.tenantOfHeader(
-      event.headers?.authorization ?? event.headers?.Authorization,
-    );
+    const tenantId = await deps.tenants.tenantOfHeader(event.headers);
     return tenantId ? { isAuthorized: true, context: { tenantId } } : deny;
   } catch (error) {
     logger.error('tenant lookup failed', { error: error as Error });

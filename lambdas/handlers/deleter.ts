@@ -4,7 +4,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { envNames } from '../config';
+import { envInt } from '../config';
 import { DEFAULT_GRACE_SECONDS, deletionJobSchema, itemsRemoved } from '../domain/deletion';
 import { parseWith } from '../domain/validation';
 import { logger, metrics } from '../http/observability';
@@ -14,11 +14,7 @@ import { DeletionQueue, DeletionStore, type FaultHook } from '../stores/deletion
 export const deps: { deletions?: DeletionStore; queue?: DeletionQueue; fault?: FaultHook } = {};
 
 /** Seconds before a deletion's sweep (0 allowed: tests and local runs need not wait). */
-export function graceSeconds(): number {
-  const raw = process.env[envNames.deletionGraceSeconds];
-  const n = raw === undefined ? Number.NaN : Number.parseInt(raw, 10);
-  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_GRACE_SECONDS;
-}
+export const graceSeconds = (): number => envInt('deletionGraceSeconds', DEFAULT_GRACE_SECONDS, 0);
 
 /** When a run stops: a minute before the function's timeout, or halfway for a short one. */
 const deadlineOf = (remainingMs: number) => Date.now() + remainingMs - Math.min(60_000, remainingMs / 2);

@@ -49,7 +49,11 @@ async function accept(
     if (existing) return { status: 202, body: deletionAcceptedSchema.parse(existing) };
     throw new NotFoundError(what, targetId);
   }
-  const { record, created } = await deletions().start(tenantId, kind, targetId, target);
+  // Still running: the record read above is the answer (starting it again could only fail its condition).
+  const { record, created } =
+    existing && existing.status !== 'done'
+      ? { record: existing, created: false }
+      : await deletions().start(tenantId, kind, targetId, target);
   // Sent again when asked again: a message lost after the record was written is not a stuck deletion.
   if (record.status !== 'done') await queue().enqueue(tenantId, record.id);
   if (created) metrics.addMetric(`deletions_requested_${kind}`, MetricUnit.Count, 1);

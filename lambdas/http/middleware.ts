@@ -5,7 +5,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { AppError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '../domain/errors';
-import { TenantStore } from '../stores/tenant-store';
+import type { AuthorizerContext } from '../handlers/authorizer';
+import type { TenantStore } from '../stores/tenant-store';
 import { checkJsonInput, checkWellFormed } from './json-input';
 import { logger, metrics } from './observability';
 
@@ -32,7 +33,7 @@ export type RouteHandler = (req: ApiRequest) => Promise<ApiReply>;
 
 type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & {
-    authorizer?: { lambda?: { tenantId?: string; unresolved?: boolean } };
+    authorizer?: { lambda?: Partial<AuthorizerContext> };
   };
 };
 type Result = APIGatewayProxyStructuredResultV2;
@@ -118,8 +119,10 @@ let tenants: TenantStore | undefined;
 async function tenantOf(event: HttpEvent): Promise<string> {
   const auth = event.requestContext.authorizer?.lambda;
   if (auth?.tenantId || !auth?.unresolved) return auth?.tenantId ?? '';
-  tenants ??= new TenantStore();
-  return (await tenants.tenantOfHeader(event.headers?.authorization ?? event.headers?.Authorization)) ?? '';
+  // Loaded on first need: a function that never meets such a request (or has no tenant) never loads
+  // the store and its AWS SDK clients at cold start.
+  const store = (tenants ??= new (await import('../stores/tenant-store.js')).TenantStore());
+  return (await store.tenantOfHeader(event.headers)) ?? '';
 }
 
 function correlationIdOf(event: HttpEvent): string {

@@ -35,10 +35,14 @@ export class CacheStore {
     const now = new Date();
     let sessionStamp: string | undefined;
     if (input.sessionId !== undefined) {
-      // Not for a session being deleted (404 before any other answer about it).
-      await this.registry?.assertLive(tenantId, 'session', input.sessionId);
+      // Not for a session being deleted (404 before any other answer about it): both reads at once,
+      // the tombstone's verdict first.
+      const [, state] = await Promise.all([
+        this.registry?.assertLive(tenantId, 'session', input.sessionId),
+        this.sessions.get({ tenantId, sessionId: input.sessionId }),
+      ]);
       sessionStamp = input.sessionStamp;
-      const current = stampOf(await this.sessions.get({ tenantId, sessionId: input.sessionId }));
+      const current = stampOf(state);
       // Refused rather than stored: it could never be served (get() compares the stamps again, so a
       // session that moves after this check still makes the entry a miss).
       if (current !== sessionStamp) throw new StaleAnswerError(input.sessionId, sessionStamp ?? '', current);

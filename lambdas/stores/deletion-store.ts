@@ -557,20 +557,26 @@ export class DeletionStore {
 
   /** The fact keeps its text (other sessions back it) and loses this session's citations. */
   private async stripCitations(ctx: RunContext, factId: string, citations: unknown[]) {
-    await this.transact(ctx, [
-      {
-        Update: {
-          TableName: this.t.facts,
-          Key: keys.fact(ctx.record.tenantId, factId),
-          UpdateExpression: 'SET citations = :c',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':c': citations },
-        },
-      },
-      this.countUpdate(ctx.record, {}, 1),
-    ]).catch((err) => {
-      if (!(err instanceof TransactionCanceledException)) throw err;
-    });
+    await this.db
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.t.facts,
+                Key: keys.fact(ctx.record.tenantId, factId),
+                UpdateExpression: 'SET citations = :c',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':c': citations },
+              },
+            },
+            this.countUpdate(ctx.record, {}, 1),
+          ],
+        }),
+      )
+      .catch((err) => {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+      });
   }
 
   /**
@@ -715,12 +721,16 @@ export class DeletionStore {
         const counts: Partial<Record<StoreName, number>> = {};
         for (const p of pending) counts[p.store] = (counts[p.store] ?? 0) + 1;
         try {
-          await this.transact(ctx, [
-            ...pending.map((p) => ({
-              Delete: { TableName: p.table, Key: p.key, ConditionExpression: 'attribute_exists(pk)' },
-            })),
-            this.countUpdate(ctx.record, counts, 0),
-          ]);
+          await this.db.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                ...pending.map((p) => ({
+                  Delete: { TableName: p.table, Key: p.key, ConditionExpression: 'attribute_exists(pk)' },
+                })),
+                this.countUpdate(ctx.record, counts, 0),
+              ],
+            }),
+          );
           ctx.progress.made = true;
           pending = [];
         } catch (err) {
@@ -735,10 +745,6 @@ export class DeletionStore {
       }
       ctx.fault(`${ctx.point}:chunk`);
     }
-  }
-
-  private async transact(_ctx: RunContext, items: TransactItem[]) {
-    await this.db.send(new TransactWriteCommand({ TransactItems: items }));
   }
 
   private countUpdate(

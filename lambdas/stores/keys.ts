@@ -115,7 +115,6 @@ export const keys = {
   recallBatchRef: (scope: string, from: number) => `${scope}#${String(from).padStart(10, '0')}`,
   deletion: (tenantId: string, deletionId: string) => ({ pk: `${t(tenantId)}#DEL#${deletionId}`, sk: 'DEL' }),
   /** events table: the tenant's audit log (one event per completed deletion: ids and counts only) */
-  auditLog: (tenantId: string) => ({ pk: `${t(tenantId)}#AUDIT` }),
   auditEvent: (tenantId: string, seq: number) => ({ pk: `${t(tenantId)}#AUDIT`, seq }),
   /** every key of a tenant starts with this (the CLI's tenant delete) */
   tenantPrefix: (tenantId: string) => `${t(tenantId)}#`,

@@ -4,7 +4,7 @@ import {
   ScanCommand,
   type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { dataTables, type EnvKey, env } from '../config';
+import { type EnvKey, env } from '../config';
 import { dynamo } from './clients';
 import { keys } from './keys';
 
@@ -13,8 +13,6 @@ import { keys } from './keys';
  * which no request path does: a tenant's items are spread over every partition of every table, and
  * these run rarely, by hand, against a table's whole size.
  */
-
-export { dataTables };
 
 const BATCH = 25;
 

@@ -19,9 +19,9 @@ export class TenantStore {
     private readonly db = dynamo(),
   ) {}
 
-  /** The tenant of an `Authorization: Bearer <key>` header, or null (no such key, or malformed). */
-  async tenantOfHeader(header: string | undefined): Promise<string | null> {
-    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  /** The tenant of a request's `Authorization: Bearer <key>` header, or null (no such key, or malformed). */
+  async tenantOfHeader(headers: Record<string, string | undefined> | undefined): Promise<string | null> {
+    const match = /^Bearer\s+(\S+)$/i.exec(headers?.authorization ?? headers?.Authorization ?? '');
     return match?.[1] && apiKeyPattern.test(match[1]) ? this.tenantOfKey(match[1]) : null;
   }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { dataTables } from '../../lambdas/config';
 import { handler as factsHandler } from '../../lambdas/handlers/facts';
 import { handler as profilesHandler } from '../../lambdas/handlers/profiles';
 import { handler as sessionsHandler } from '../../lambdas/handlers/sessions';
-import { dataTables, TenantAdmin } from '../../lambdas/stores/tenant-admin';
+import { TenantAdmin } from '../../lambdas/stores/tenant-admin';
 import { TenantStore } from '../../lambdas/stores/tenant-store';
 import { uniqueId } from '../support/ids';
 import { invoke } from '../support/lambda-events';
