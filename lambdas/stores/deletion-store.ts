@@ -624,21 +624,20 @@ export class DeletionStore {
     const record = (await this.get(read.tenantId, read.id)) ?? read;
     const at = new Date().toISOString();
     const expiresAt = Math.floor(Date.now() / 1000) + TOMBSTONE_HOLD_SECONDS;
-    const tombstones: { kind: 'session' | 'user'; id: string }[] = [
-      ...(record.sessionIds ?? []).map((id) => ({ kind: 'session' as const, id })),
-      ...(record.kind === 'user' ? [{ kind: 'user' as const, id: record.target!.userId! }] : []),
-    ];
-    // Session tombstones of a user's deletion expire too (before the record says done: a re-run redoes them).
-    for (const tomb of tombstones.filter((x) => x.kind === 'session')) {
-      await this.db.send(
+    const expire = (kind: 'session' | 'user', id: string) =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.t.registry,
-          Key: keys.tombstone(record.tenantId, tomb.kind, tomb.id),
+          Key: keys.tombstone(record.tenantId, kind, id),
           UpdateExpression: 'SET expiresAt = :e',
           ExpressionAttributeValues: { ':e': expiresAt },
         }),
       );
-    }
+    // Session tombstones expire before the record says done (a re-run redoes them); a session
+    // deletion's own target is among them.
+    const sessions = new Set(record.sessionIds ?? []);
+    if (record.kind === 'session') sessions.add(record.target!.sessionId!);
+    for (const id of sessions) await expire('session', id);
     let seq = Date.parse(record.createdAt) * 1000 + (Number.parseInt(record.id.slice(4, 7), 16) % 1000);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -687,19 +686,8 @@ export class DeletionStore {
         else await backoff(attempt);
       }
     }
-    const user = tombstones.find((x) => x.kind === 'user');
-    const own =
-      record.kind === 'session' ? { kind: 'session' as const, id: record.target!.sessionId! } : user;
-    if (own) {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.t.registry,
-          Key: keys.tombstone(record.tenantId, own.kind, own.id),
-          UpdateExpression: 'SET expiresAt = :e',
-          ExpressionAttributeValues: { ':e': expiresAt },
-        }),
-      );
-    }
+    // A user's tombstone holds until the audit event is written: no new session binds to it before.
+    if (record.kind === 'user') await expire('user', record.target!.userId!);
     return (await this.get(record.tenantId, record.id))!;
   }
 
