@@ -134,6 +134,14 @@ export class ContextPlane {
     }
   }
 
+  /** The answer's body, through send()'s retries. */
+  private async body<T>(
+    call: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+    safe: boolean,
+  ) {
+    return (await this.send(call, safe)).data;
+  }
+
   /** `GET /v1/health`: whether each store is up (200, or 503 with the same shape). */
   async health(): Promise<Health> {
     const { data, error, response } = await this.raw.GET('/v1/health');
@@ -144,7 +152,7 @@ export class ContextPlane {
 
   /** `GET /v1/openapi.json`: the OpenAPI 3.1 document this client was generated from. */
   async openApi(): Promise<Record<string, unknown>> {
-    return (await this.send(() => this.raw.GET('/v1/openapi.json'), true)).data;
+    return this.body(() => this.raw.GET('/v1/openapi.json'), true);
   }
 
   /**
@@ -196,22 +204,18 @@ export class ContextPlane {
 
   /** `GET /v1/sessions/{sessionId}`. */
   async getSession(sessionId: string): Promise<Session> {
-    return (
-      await this.send(
-        () => this.raw.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } }),
-        true,
-      )
-    ).data;
+    return this.body(
+      () => this.raw.GET('/v1/sessions/{sessionId}', { params: { path: { sessionId } } }),
+      true,
+    );
   }
 
   /** `GET /v1/sessions/{sessionId}/events`: one page (`next` is the next page's `after`). */
   async listEvents(sessionId: string, query: { after?: number; limit?: number } = {}): Promise<EventsPage> {
-    return (
-      await this.send(
-        () => this.raw.GET('/v1/sessions/{sessionId}/events', { params: { path: { sessionId }, query } }),
-        true,
-      )
-    ).data;
+    return this.body(
+      () => this.raw.GET('/v1/sessions/{sessionId}/events', { params: { path: { sessionId }, query } }),
+      true,
+    );
   }
 
   /** Every event after `after`, page by page. */
@@ -226,16 +230,14 @@ export class ContextPlane {
 
   /** `POST /v1/sessions/{sessionId}/context`: the budgeted context for the next model call. */
   async buildContext(sessionId: string, request: ContextRequest): Promise<ContextResponse> {
-    return (
-      await this.send(
-        () =>
-          this.raw.POST('/v1/sessions/{sessionId}/context', {
-            params: { path: { sessionId } },
-            body: request,
-          }),
-        true,
-      )
-    ).data;
+    return this.body(
+      () =>
+        this.raw.POST('/v1/sessions/{sessionId}/context', {
+          params: { path: { sessionId } },
+          body: request,
+        }),
+      true,
+    );
   }
 
   /**
@@ -253,19 +255,18 @@ export class ContextPlane {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
       try {
-        return (
-          await this.send(
-            () =>
-              this.raw.POST('/v1/sessions/{sessionId}/tools/{toolName}/invocations', {
-                params: {
-                  path: { sessionId, toolName },
-                  ...(wait ? { header: { Prefer: `wait=${wait}` } } : {}),
-                },
-                body: request,
-              }),
-            true,
-          )
-        ).data;
+        // awaited here, so that an in-progress answer is caught below
+        return await this.body(
+          () =>
+            this.raw.POST('/v1/sessions/{sessionId}/tools/{toolName}/invocations', {
+              params: {
+                path: { sessionId, toolName },
+                ...(wait ? { header: { Prefer: `wait=${wait}` } } : {}),
+              },
+              body: request,
+            }),
+          true,
+        );
       } catch (err) {
         if (!(err instanceof InProgressError)) throw err;
         const pause = (err.retryAfterSeconds ?? 1) * 1000;
@@ -277,52 +278,43 @@ export class ContextPlane {
 
   /** `POST /v1/facts`: upsert by key (or by text when unkeyed). */
   async upsertFact(fact: FactInput): Promise<FactUpsertAnswer> {
-    return (await this.send(() => this.raw.POST('/v1/facts', { body: fact }), false)).data;
+    return this.body(() => this.raw.POST('/v1/facts', { body: fact }), false);
   }
 
   /** `GET /v1/facts`: the tenant's facts (and a user's), best first. */
   async searchFacts(query: FactSearchQuery = {}): Promise<FactSearchAnswer> {
-    return (await this.send(() => this.raw.GET('/v1/facts', { params: { query } }), true)).data;
+    return this.body(() => this.raw.GET('/v1/facts', { params: { query } }), true);
   }
 
   /** `GET /v1/facts/{factId}/history`: every version of the fact's lineage, newest first. */
   async factHistory(factId: string, query: { limit?: number; before?: number } = {}): Promise<FactHistory> {
-    return (
-      await this.send(
-        () => this.raw.GET('/v1/facts/{factId}/history', { params: { path: { factId }, query } }),
-        true,
-      )
-    ).data;
+    return this.body(
+      () => this.raw.GET('/v1/facts/{factId}/history', { params: { path: { factId }, query } }),
+      true,
+    );
   }
 
   /** `DELETE /v1/sessions/{sessionId}`: starts the deletion (202); asking again answers the same one. */
   async deleteSession(sessionId: string): Promise<DeletionAccepted> {
-    return (
-      await this.send(
-        () => this.raw.DELETE('/v1/sessions/{sessionId}', { params: { path: { sessionId } } }),
-        true,
-      )
-    ).data;
+    return this.body(
+      () => this.raw.DELETE('/v1/sessions/{sessionId}', { params: { path: { sessionId } } }),
+      true,
+    );
   }
 
   /** `DELETE /v1/users/{userId}`: the user's profile, facts and sessions (202). */
   async deleteUser(userId: string): Promise<DeletionAccepted> {
-    return (
-      await this.send(() => this.raw.DELETE('/v1/users/{userId}', { params: { path: { userId } } }), true)
-    ).data;
+    return this.body(() => this.raw.DELETE('/v1/users/{userId}', { params: { path: { userId } } }), true);
   }
 
   /** `DELETE /v1/facts/{factId}`: every version of the fact's lineage (202). */
   async deleteFact(factId: string): Promise<DeletionAccepted> {
-    return (
-      await this.send(() => this.raw.DELETE('/v1/facts/{factId}', { params: { path: { factId } } }), true)
-    ).data;
+    return this.body(() => this.raw.DELETE('/v1/facts/{factId}', { params: { path: { factId } } }), true);
   }
 
   /** `GET /v1/deletions/{id}`: progress and counts per store. */
   async getDeletion(id: string): Promise<DeletionStatus> {
-    return (await this.send(() => this.raw.GET('/v1/deletions/{id}', { params: { path: { id } } }), true))
-      .data;
+    return this.body(() => this.raw.GET('/v1/deletions/{id}', { params: { path: { id } } }), true);
   }
 
   /**
@@ -349,31 +341,27 @@ export class ContextPlane {
 
   /** `PUT /v1/users/{userId}/profile`: replaces the profile (compare-and-swap; 0 creates). */
   async putProfile(userId: string, profile: ProfilePut): Promise<Profile> {
-    return (
-      await this.send(
-        () => this.raw.PUT('/v1/users/{userId}/profile', { params: { path: { userId } }, body: profile }),
-        false,
-      )
-    ).data;
+    return this.body(
+      () => this.raw.PUT('/v1/users/{userId}/profile', { params: { path: { userId } }, body: profile }),
+      false,
+    );
   }
 
   /** `GET /v1/users/{userId}/profile`. */
   async getProfile(userId: string): Promise<Profile> {
-    return (
-      await this.send(
-        () => this.raw.GET('/v1/users/{userId}/profile', { params: { path: { userId } } }),
-        true,
-      )
-    ).data;
+    return this.body(
+      () => this.raw.GET('/v1/users/{userId}/profile', { params: { path: { userId } } }),
+      true,
+    );
   }
 
   /** `PUT /v1/cache`: stores an answer under (question, fingerprint). */
   async putCache(entry: CachePut): Promise<CachePutAnswer> {
-    return (await this.send(() => this.raw.PUT('/v1/cache', { body: entry }), true)).data;
+    return this.body(() => this.raw.PUT('/v1/cache', { body: entry }), true);
   }
 
   /** `GET /v1/cache`: `{hit: true, answer}` or `{hit: false}`. */
   async getCache(query: CacheQuery): Promise<CacheGetAnswer> {
-    return (await this.send(() => this.raw.GET('/v1/cache', { params: { query } }), true)).data;
+    return this.body(() => this.raw.GET('/v1/cache', { params: { query } }), true);
   }
 }
