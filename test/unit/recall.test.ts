@@ -27,6 +27,19 @@ describe('analyze()', () => {
   });
 });
 
+/** A two-hop question's evidence: who gave the camera (turn 1), then where that friend lives (turn 32). */
+async function twoHopSession() {
+  const mem = new MemoryRecall();
+  mem.append('s1', [
+    'Ana: my friend Mirela gave me a vintage camera for my birthday',
+    ...chatter(30),
+    'Ana: big news from Mirela, she moved to Valencia last month',
+    ...chatter(30, 4),
+  ]);
+  await mem.index('s1');
+  return mem;
+}
+
 describe('recall', () => {
   it('finds a planted turn among chatter, with its reply, and cites it', async () => {
     const mem = new MemoryRecall();
@@ -155,27 +168,13 @@ describe('recall', () => {
   });
 
   it('follows a name the best hit states to the turn that answers (second round)', async () => {
-    const mem = new MemoryRecall();
-    mem.append('s1', [
-      'Ana: my friend Mirela gave me a vintage camera for my birthday',
-      ...chatter(30),
-      'Ana: big news from Mirela, she moved to Valencia last month',
-      ...chatter(30, 4),
-    ]);
-    await mem.index('s1');
+    const mem = await twoHopSession();
     const r = await ask(mem, 'In which city does the friend who gave Ana a vintage camera live?');
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
   });
 
   it("fetches the first round's turns while the second round's postings are read, then only what is missing", async () => {
-    const mem = new MemoryRecall();
-    mem.append('s1', [
-      'Ana: my friend Mirela gave me a vintage camera for my birthday',
-      ...chatter(30),
-      'Ana: big news from Mirela, she moved to Valencia last month',
-      ...chatter(30, 4),
-    ]);
-    await mem.index('s1');
+    const mem = await twoHopSession();
     const seen: string[] = [];
     const fetched: string[][] = [];
     const port: typeof mem = Object.create(mem);
