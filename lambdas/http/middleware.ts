@@ -121,8 +121,8 @@ async function tenantOf(event: HttpEvent): Promise<string> {
   if (auth?.tenantId || !auth?.unresolved) return auth?.tenantId ?? '';
   // Loaded on first need: a function that never meets such a request (or has no tenant) never loads
   // the store and its AWS SDK clients at cold start.
-  const store = (tenants ??= new (await import('../stores/tenant-store.js')).TenantStore());
-  return (await store.tenantOfHeader(event.headers)) ?? '';
+  if (!tenants) tenants = new (await import('../stores/tenant-store.js')).TenantStore();
+  return (await tenants.tenantOfHeader(event.headers)) ?? '';
 }
 
 function correlationIdOf(event: HttpEvent): string {
