@@ -89,6 +89,8 @@ export interface BudgetInput {
   /** each source's share of the room after system and input (policy `split`); none: caps alone */
   split?: Partial<Record<'history' | 'summary' | 'facts' | 'profile', number>>;
   recall?: RecallInput;
+  /** the session the context is for: its turns are cited by seq alone */
+  sessionId?: string;
 }
 
 /** Recalled turns: hits best first, and the turns fetched for them and their neighbours. */
@@ -124,15 +126,19 @@ class Room {
   }
 }
 
-const citationText = (c: Citation) =>
-  [
-    c.sessionId && c.seq !== undefined ? `${c.sessionId}#${c.seq}` : c.seq !== undefined ? `#${c.seq}` : '',
-    c.ref ? `ref:${c.ref}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-const citesSuffix = (citations: Citation[]) => {
-  const parts = citations.map(citationText).filter(Boolean);
+/**
+ * A citation as the prompt shows it: a turn by its seq (`#12`, or `<session>#12` for another
+ * session's), a reference without one as `ref:<ref>`. A turn's own `ref` stays out: apps' message ids
+ * are often UUIDs, some 20 tokens each, where a seq costs 2.
+ */
+const citationText = (c: Citation, sessionId?: string) =>
+  c.seq !== undefined
+    ? `${c.sessionId && c.sessionId !== sessionId ? c.sessionId : ''}#${c.seq}`
+    : c.ref
+      ? `ref:${c.ref}`
+      : '';
+const citesSuffix = (citations: Citation[], sessionId?: string) => {
+  const parts = citations.map((c) => citationText(c, sessionId)).filter(Boolean);
   return parts.length ? ` (cites: ${parts.join('; ')})` : '';
 };
 
@@ -208,7 +214,7 @@ export function budget(i: BudgetInput): BudgetResult {
   }
 
   const summary = new Room(capOf('summary'), total);
-  const summaryPart = renderSummary(summary, i.summary);
+  const summaryPart = renderSummary(summary, i.summary, i.sessionId);
 
   const profile = new Room(capOf('profile'), total);
   const profilePart = bulletPart(profile, '\n\n## User profile', i.profile, (l) => ({
@@ -222,9 +228,9 @@ export function budget(i: BudgetInput): BudgetResult {
   const facts = new Room(capOf('facts'), total);
   const factsPart = bulletPart(facts, '\n\n## Facts', i.facts, (f) => ({
     id: `fact:${f.id}`,
-    prefix: `\n- [${f.id}] `,
+    prefix: '\n- ',
     text: f.text,
-    suffix: citesSuffix(f.citations),
+    suffix: citesSuffix(f.citations, i.sessionId),
     tokens: f.tokens,
   }));
 
@@ -284,7 +290,7 @@ export function budget(i: BudgetInput): BudgetResult {
 const SUMMARY_HEADER = '\n\n## Conversation summary';
 
 /** The full summary if it fits, else its short form, else nothing: never a part of either. */
-function renderSummary(room: Room, summary: StructuredSummary | null) {
+function renderSummary(room: Room, summary: StructuredSummary | null, sessionId?: string) {
   const none = { content: '', included: 0, dropped: [] as Drop[], form: 'none' as const };
   if (!summary) return none;
   const dropped: Drop[] = [];
@@ -293,8 +299,8 @@ function renderSummary(room: Room, summary: StructuredSummary | null) {
     const lines = summary.facts.map((f) => {
       const head = `\n- [${f.key}${f.at ? `, ${f.at.slice(0, 10)}` : ''}] `;
       return {
-        framing: `${head}${citesSuffix(f.citations)}`,
-        text: `${head}${f.text}${citesSuffix(f.citations)}`,
+        framing: `${head}${citesSuffix(f.citations, sessionId)}`,
+        text: `${head}${f.text}${citesSuffix(f.citations, sessionId)}`,
         tokens: f.tokens,
       };
     });
@@ -361,7 +367,7 @@ function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set
     sessionId === input.sessionId ? `recall:${seq}` : `recall:${sessionId}#${seq}`;
   const groupOf = (p: Picked) =>
     `${p.sessionId === input.sessionId ? '' : `session ${p.sessionId}, `}${p.turn.at.slice(0, 10)}`;
-  const lineOf = (p: Picked) => `\n[${p.turn.ref ?? `#${p.turn.seq}`}] `;
+  const lineOf = (p: Picked) => `\n#${p.turn.seq} `;
   const available = (sessionId: string, seq: number): Picked | null => {
     const key = keyOf(sessionId, seq);
     const turn = input.turns.get(key);

@@ -164,6 +164,7 @@ export async function buildContext(
 
   const assembleStarted = performance.now();
   const result = budget({
+    sessionId,
     caps,
     maxTurns: policy.history.maxTurns,
     system: { text: policy.systemPrompt, tokens: resolved.systemTokens },

@@ -48,8 +48,8 @@ export const policySchema = z
     split: z
       .strictObject({
         history: share.default(0.1),
-        summary: share.default(0.3),
-        facts: share.default(0.1),
+        summary: share.default(0.1),
+        facts: share.default(0.05),
         profile: share.default(0.05),
       })
       .prefault({}),

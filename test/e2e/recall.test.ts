@@ -14,7 +14,7 @@ const chatter = (n: number, from: number) =>
   }));
 
 describe('recall over HTTP', () => {
-  it('recalls a turn from outside the history window right after its append, with its date and ref', async () => {
+  it('recalls a turn from outside the history window right after its append, with its date and seq', async () => {
     const sessionId = uniqueId('s');
     const planted = {
       role: 'user',
@@ -36,7 +36,7 @@ describe('recall over HTTP', () => {
     });
     expect(ctx.status).toBe(200);
     const system: string = ctx.body.messages[0].content;
-    expect(system).toContain('\n2023-05-08\n[D1:7] Ben: we adopted a greyhound called Comet');
+    expect(system).toContain('\n2023-05-08\n#21 Ben: we adopted a greyhound called Comet');
     const recall = ctx.body.sections.find((s: { source: string }) => s.source === 'recall');
     expect(recall.items).toBeGreaterThan(0);
     expect(recall.tokens).toBeLessThanOrEqual(recall.cap);

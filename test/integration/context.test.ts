@@ -96,7 +96,7 @@ describe('context build against the emulator', () => {
     expect(a.body.policy).toEqual({ name: s.route, version: s.v1, ref: s.route });
     const system = a.body.messages[0].content as string;
     expect(system).toContain('Order 42 shipped on Monday by courier.');
-    expect(system).toContain(`(cites: ${s.sessionId}#1)`);
+    expect(system).toContain('Order 42 shipped on Monday by courier. (cites: #1)');
     expect(system).toContain('- locale: fr');
     expect(system).not.toContain('do not show');
     expect(a.body.messages.map((m: { role: string }) => m.role)).toEqual([

@@ -101,9 +101,11 @@ function randomCase(seed: number): BudgetInput {
   const turns = Array.from({ length: r.int(0, 40) }, (_, i) =>
     turn(i + 1, r.text(60), r.next() < 0.1 ? { role: 'tool', name: 'lookup', toolCallId: `c${i}` } : {}),
   );
-  const facts = Array.from({ length: r.int(0, 30) }, (_, i) =>
-    fact(`f${String(i).padStart(3, '0')}`, r.text(40)),
-  );
+  // (each text names its fact: the prompt does not, and random texts may repeat)
+  const facts = Array.from({ length: r.int(0, 30) }, (_, i) => {
+    const id = `f${String(i).padStart(3, '0')}`;
+    return fact(id, `${id} ${r.text(40)}`);
+  });
   const profile = Array.from({ length: r.int(0, 8) }, (_, i) => {
     const text = `attr${i}: ${r.text(6)}`;
     return { attr: `attr${i}`, text, tokens: bytes(text) };
@@ -167,7 +169,7 @@ describe('budget(): property test over random state and budgets', () => {
       expect(facts.items + facts.dropped.length).toBe(i.facts.length);
       const system = out.messages[0]!.content;
       for (const f of i.facts) {
-        const inSystem = system.includes(`[${f.id}] ${f.text}`);
+        const inSystem = system.includes(`\n- ${f.text} (cites: s1#3)`);
         expect(inSystem).toBe(!facts.dropped.some((d) => d.id === `fact:${f.id}`));
       }
     }
@@ -217,7 +219,7 @@ describe('budget(): drop order and fallbacks', () => {
 
   it('drops the lowest-scored facts first and lists them', () => {
     const facts = ['best', 'good', 'weak'].map((t, i) => fact(`f${i}`, t.repeat(10)));
-    const cost = (f: RetrievedFact) => bytes(`\n- [${f.id}] `) + f.tokens + bytes(' (cites: s1#3)');
+    const cost = (f: RetrievedFact) => bytes('\n- ') + f.tokens + bytes(' (cites: s1#3)');
     const cap = bytes('\n\n## Facts') + cost(facts[0]!) + cost(facts[1]!);
     const out = budget(input({ facts, caps: { ...bigCaps, facts: cap } }));
     const section = out.sections.find((s) => s.source === 'facts')!;
@@ -226,7 +228,7 @@ describe('budget(): drop order and fallbacks', () => {
       items: 2,
       dropped: [{ id: 'fact:f2', reason: 'source_cap' }],
     });
-    expect(out.messages[0]!.content).toContain('## Facts\n- [f0] bestbest');
+    expect(out.messages[0]!.content).toContain('## Facts\n- bestbest');
     expect(out.messages[0]!.content).not.toContain('weak');
   });
 
@@ -278,13 +280,24 @@ describe('budget(): drop order and fallbacks', () => {
     );
     expect(out.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
     expect(out.messages[0]!.content).toBe(
-      'You are helpful.\n\n## User profile\n- plan: pro\n\n## Facts\n- [f1] Orders ship in 2 days. (cites: s1#3)' +
+      'You are helpful.\n\n## User profile\n- plan: pro\n\n## Facts\n- Orders ship in 2 days. (cites: s1#3)' +
         '\n\n## Conversation summary\n- [k] asked about shipping (cites: #1)',
     );
     expect(out.sections.map((s) => s.source)).toEqual([...sources]);
     expect(out.usage.tokensFromState).toBe(
       out.usage.tokensTotal - out.sections[0]!.tokens - out.sections.at(-1)!.tokens,
     );
+  });
+
+  it("cites turns by seq (the context's own session's without its id), other references by ref", () => {
+    const cited = { ...fact('f1', 'Orders ship in 2 days.') };
+    cited.citations = [
+      { sessionId: 's1', seq: 3, ref: 'msg-3' },
+      { sessionId: 's2', seq: 8 },
+      { ref: 'doc-9' },
+    ];
+    const out = budget({ ...input({ facts: [cited] }), sessionId: 's1' });
+    expect(out.messages[0]!.content).toContain('\n- Orders ship in 2 days. (cites: #3; s2#8; ref:doc-9)');
   });
 
   it('charges at least what a real tokenizer counts for the rendered messages', () => {

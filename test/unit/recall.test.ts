@@ -270,21 +270,21 @@ describe('budget(): the recall section', () => {
     const system = out.messages[0]!.content;
     expect(system).toContain(
       '## Recalled from earlier in the conversation\n2026-03-01' +
-        '\n[m2] turn number 2\n[m3] turn number 3\n[m4] turn number 4' +
-        '\n[m9] turn number 9\n[m10] turn number 10\n[m11] turn number 11',
+        '\n#2 turn number 2\n#3 turn number 3\n#4 turn number 4' +
+        '\n#9 turn number 9\n#10 turn number 10\n#11 turn number 11',
     );
-    expect(system).not.toContain('[m27]'); // in history (turns 26-30)
-    expect(system).not.toContain('[m26]');
+    expect(system).not.toContain('#27 '); // in history (turns 26-30)
+    expect(system).not.toContain('#26 ');
     const section = out.sections.find((s) => s.source === 'recall')!;
     expect(section.items).toBe(6);
     expect(section.dropped).toEqual([]);
   });
 
   it('lists every hit and neighbour it could not fit, with the cap it hit', () => {
-    // 100 tokens: header, date and turns 10-11 (99); turn 9 and hit 20 do not fit.
+    // 100 tokens: header, date and turns 10-11 (95); turn 9 and hit 20 do not fit.
     const out = run({ recall: 100 }, [10, 20]);
     const section = out.sections.find((s) => s.source === 'recall')!;
-    expect(section.tokens).toBe(99);
+    expect(section.tokens).toBe(95);
     expect(section.items).toBe(2);
     expect(section.dropped).toEqual([
       { id: 'recall:9', reason: 'source_cap' },
@@ -299,9 +299,9 @@ describe('budget(): the recall section', () => {
     ];
     const out = run({}, { ...recallOf([]), hits }, []);
     const system = out.messages[0]!.content;
-    expect(system).toContain('[m11]');
-    expect(system).toContain('[m20]');
-    expect(system).not.toContain('[m21]');
+    expect(system).toContain('#11 ');
+    expect(system).toContain('#20 ');
+    expect(system).not.toContain('#21 ');
   });
 
   it('takes what the split leaves: history is held to its share of a small total', () => {
