@@ -23,8 +23,11 @@ import type { StoredTurn } from './session';
  */
 
 export const recallLimits = {
-  /** distinct query terms looked up (one item each per scope, all in one batch read) */
+  /** distinct query terms looked up (one postings Query each, per scope) */
   maxQueryTerms: 12,
+  /** posting blocks (one per term and indexed batch) read per (scope, term); a term with more is
+   * counted exactly, but the postings of its further blocks are not read */
+  blocksPerTerm: 200,
   /** the log's newest events read with every build (the unindexed tail is usually shorter)... */
   tailFirstRead: 32,
   /** ...and at most this many when it is not; a longer tail degrades recall, visibly */
@@ -86,18 +89,11 @@ export interface ScopeStats {
   watermarks: Record<string, number>;
 }
 
-/** A term's postings in a scope as read, and how many it has in all (a term whose postings outgrew
- * what the index keeps for it is counted exactly, but its further postings are not stored). */
-export interface TermPostings {
-  postings: Posting[];
-  total: number;
-}
-
 export interface ScopeSnapshot {
   scope: Scope;
   stats: ScopeStats;
-  /** per query term */
-  terms: Map<string, TermPostings>;
+  /** per query term: its postings (up to postingsPerTerm) and how many it has in all */
+  terms: Map<string, { postings: Posting[]; total: number }>;
 }
 
 export interface RecallHit {
@@ -344,29 +340,12 @@ export interface Tail {
   more: boolean;
 }
 
-export interface TurnRef {
-  sessionId: string;
-  seq: number;
-}
-
-/** One batch read: per scope, its counters (when `stats`) and the postings of `terms`; turns by ref. */
-export interface RecallRead {
-  scopes: { scope: Scope; terms: string[]; stats: boolean }[];
-  turns: TurnRef[];
-}
-
-export interface RecallReadResult {
-  stats: Map<Scope, ScopeStats>;
-  terms: Map<Scope, Map<string, TermPostings>>;
-  /** by `${sessionId}#${seq}` */
-  turns: Map<string, StoredTurn>;
-}
-
 /** Port: what a context build reads of the recall index and the event log. */
 export interface RecallReadPort {
-  read(tenantId: string, req: RecallRead): Promise<RecallReadResult>;
+  snapshot(tenantId: string, scope: Scope, terms: string[]): Promise<ScopeSnapshot>;
   /** the newest `limit` events (before `before`, when given), newest first */
   tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail>;
+  turns(tenantId: string, refs: { sessionId: string; seq: number }[]): Promise<Map<string, StoredTurn>>;
 }
 
 export interface Recalled {
@@ -380,12 +359,12 @@ export interface Recalled {
 }
 
 /**
- * Recall for one build, in at most three batch reads (each one BatchGetItem of ≤ 100 keys, more only
- * past that): (1) both scopes' counters and the query terms' postings, while the session item is read
- * by the builder; (2) the expansion terms' postings together with the first round's turns; (3) the
- * turns the second round added, if any. The log's tail is read only when the session item's newest
- * turns do not reach back to the index watermark: 1 Query (a second when the indexer lags more than
- * tailFirstRead events). Turns fetched: at most maxHits hits with neighbours, as many as `room` holds.
+ * Recall for one build: the session scope (and the user's, when the request names one) and the log's
+ * newest events in parallel, then one batch read of the best hits' turns and strong hits' neighbours.
+ * Reads: per scope 1 GetItem + 1 Query per query term (≤ 12); no tail Query when the session item's
+ * newest turns reach back to the index watermark (the usual case), else 1 (a second when the indexer
+ * lags more than tailFirstRead events); BatchGets of at most maxHits × 3 turns (≤ 6 of 100 keys), only
+ * as many hits as `room` tokens can hold.
  */
 export async function recallFor(
   port: RecallReadPort,
@@ -408,18 +387,10 @@ export async function recallFor(
   void req.recent?.().then((r) => {
     recent = r;
   });
-  const scopes = [sessionScope(req.sessionId), ...(req.userId ? [userScope(req.userId)] : [])];
-  const first = await port.read(req.tenantId, {
-    scopes: scopes.map((scope) => ({ scope, terms, stats: true })),
-    turns: [],
-  });
-  const snapshot = (scope: Scope): ScopeSnapshot => ({
-    scope,
-    stats: first.stats.get(scope) ?? { docs: 0, length: 0, watermarks: {} },
-    terms: first.terms.get(scope) ?? new Map(),
-  });
-  let session = snapshot(scopes[0]!);
-  let user = scopes[1] ? snapshot(scopes[1]) : null;
+  const [session, user] = await Promise.all([
+    port.snapshot(req.tenantId, sessionScope(req.sessionId), terms),
+    req.userId ? port.snapshot(req.tenantId, userScope(req.userId), terms) : null,
+  ]);
   const watermark = session.stats.watermarks[req.sessionId] ?? 0;
   // The session item's newest turns usually reach back to the watermark (the indexer trails by about
   // a history window): then they are the tail, and the log is not read at all.
@@ -447,44 +418,38 @@ export async function recallFor(
   const complete = !tail.more || tail.oldestSeq <= watermark + 1;
   const maxHits = Math.min(recallLimits.maxHits, Math.ceil(req.room / recallLimits.minTurnTokens));
   const weights = new Map(terms.map((t) => [t, 1]));
-  const rank = () => rankRecall({ weights, sessionId: req.sessionId, session, user, tail: tail.turns });
-  let hits = rank();
+  let hits = rankRecall({ weights, sessionId: req.sessionId, session, user, tail: tail.turns });
 
   // Second round: the names the best hits state, at a lower weight. "Where does the friend who gave
   // Ana a camera live?" first finds "my friend Mirela gave me a camera", then "Mirela moved to Porto".
-  // The first round's turns come in the same read as the second round's postings: the second round
-  // mostly reorders the same hits, so what is left to fetch after it is small.
+  // The first round's turns are fetched while the second round's postings are read: the second
+  // round mostly reorders the same hits, so what is left to fetch after it is small.
   const inTail = new Set(tail.turns.map((t) => t.seq));
+  const have = (ref: { sessionId: string; seq: number }) =>
+    ref.sessionId === req.sessionId && inTail.has(ref.seq);
   const fetched = new Map<string, StoredTurn>();
-  const missing = (refs: TurnRef[]) =>
-    refs.filter(
-      (r) => !(r.sessionId === req.sessionId && inTail.has(r.seq)) && !fetched.has(`${r.sessionId}#${r.seq}`),
-    );
+  const fetch = async (refs: { sessionId: string; seq: number }[]) => {
+    const todo = refs.filter((r) => !have(r) && !fetched.has(`${r.sessionId}#${r.seq}`));
+    if (todo.length) for (const [k, t] of await port.turns(req.tenantId, todo)) fetched.set(k, t);
+  };
   const expansion = expansionTerms(hits, weights);
-  const early = missing(toFetch(hits, maxHits, req.room).wanted);
-  if (expansion.length || early.length) {
-    const second = await port.read(req.tenantId, {
-      scopes: expansion.length ? scopes.map((scope) => ({ scope, terms: expansion, stats: false })) : [],
-      turns: early,
+  if (expansion.length) {
+    const [more, moreUser] = await Promise.all([
+      port.snapshot(req.tenantId, sessionScope(req.sessionId), expansion),
+      user && req.userId ? port.snapshot(req.tenantId, userScope(req.userId), expansion) : null,
+      fetch(toFetch(hits, maxHits, req.room).wanted),
+    ]);
+    for (const t of expansion) weights.set(t, EXPANSION_WEIGHT);
+    hits = rankRecall({
+      weights,
+      sessionId: req.sessionId,
+      session: merge(session, more),
+      user: user && moreUser ? merge(user, moreUser) : user,
+      tail: tail.turns,
     });
-    for (const [k, t] of second.turns) fetched.set(k, t);
-    if (expansion.length) {
-      for (const t of expansion) weights.set(t, EXPANSION_WEIGHT);
-      const more = (s: ScopeSnapshot): ScopeSnapshot => ({
-        ...s,
-        terms: new Map([...s.terms, ...(second.terms.get(s.scope) ?? [])]),
-      });
-      session = more(session);
-      user = user && more(user);
-      hits = rank();
-    }
   }
   const { wanted, kept } = toFetch(hits, maxHits, req.room);
-  const late = missing(wanted);
-  if (late.length) {
-    const third = await port.read(req.tenantId, { scopes: [], turns: late });
-    for (const [k, t] of third.turns) fetched.set(k, t);
-  }
+  await fetch(wanted);
   hits = hits.slice(0, kept);
   // Exactly the tail and the turns the final hits asked for, whatever the first round fetched.
   const turns = new Map<string, StoredTurn>();
@@ -503,7 +468,7 @@ export async function recallFor(
  * never from a text, so where the cut falls does not depend on how far the indexer got.
  */
 function toFetch(hits: RecallHit[], maxHits: number, room: number) {
-  const wanted = new Map<string, TurnRef>();
+  const wanted = new Map<string, { sessionId: string; seq: number }>();
   let estimate = 0;
   let kept = 0;
   for (const [rank, h] of hits.slice(0, maxHits).entries()) {
@@ -531,6 +496,11 @@ function expansionTerms(hits: RecallHit[], weights: Map<string, number>): string
   }
   return [...out];
 }
+
+const merge = (a: ScopeSnapshot, b: ScopeSnapshot): ScopeSnapshot => ({
+  ...a,
+  terms: new Map([...a.terms, ...b.terms]),
+});
 
 /** Port: what the indexer needs of the recall index. */
 export interface RecallIndexPort {

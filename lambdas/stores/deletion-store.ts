@@ -1,7 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -36,19 +35,16 @@ import { turnsBetween } from '../domain/summarizer/job';
 import { dynamo, sqsClient } from './clients';
 import { type FactLocation, FactStore } from './fact-store';
 import { keys } from './keys';
-import { recallItemBytes } from './recall-store';
 import { SessionStore } from './session-store';
 
 type Key = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** One item to remove (or, with `attr`, one attribute of a shared item), and which store's count
- * it adds to. */
+/** One item to remove, and which store's count it adds to. */
 interface Removal {
   table: string;
   key: object;
   store: StoreName;
-  attr?: string;
 }
 
 /** Items per removal transaction: DynamoDB's 100, less the record's count update. */
@@ -337,8 +333,10 @@ export class DeletionStore {
           { table: this.t.profiles, key: keys.profile(tenantId, userId), store: 'profiles' },
         ]);
       case 'recall':
-        // The user's scope, whole: its counters and every term's item, the sessions' blocks in them.
-        return this.removePartition(ctx, this.t.recall, keys.recallScope(tenantId, userScope(userId)).pk);
+        // Each session's blocks in the user's scope went with the session; the counters go last.
+        return this.remove(ctx, [
+          { table: this.t.recall, key: keys.recallStats(tenantId, userScope(userId)), store: 'recall' },
+        ]);
     }
   }
 
@@ -418,37 +416,38 @@ export class DeletionStore {
         return this.sessionFacts(ctx, sessionId, inUser ? [] : userId ? [scopeOf(userId)] : []);
       case 'recall':
         for await (const items of owned('R')) {
-          // In a user's scope, the session's blocks are attributes of items the user's other sessions
-          // share (when the user goes too, the scope goes whole afterwards). Its own scope goes below.
-          if (userId && !inUser) {
-            for (const i of items.filter((i) => i.scope === userScope(userId))) {
-              const terms = String(i.t ?? '')
-                .split(' ')
-                .filter(Boolean);
-              const attr = keys.recallBlockName(sessionId, Number(i.from));
-              const key = (term: string) => keys.recallTerm(tenantId, userScope(userId), term);
-              await this.remove(
-                ctx,
-                terms.map((term) => ({
-                  table: this.t.recall,
-                  key: key(term),
-                  attr,
-                  store: 'recall' as const,
-                })),
-              );
-              await this.tidyTerms(terms.map(key));
-            }
+          for (const i of items) {
+            const scope = String(i.scope);
+            const blocks = String(i.t ?? '')
+              .split(' ')
+              .filter(Boolean)
+              .map((term) => ({
+                table: this.t.recall,
+                key: keys.recallBlock(tenantId, scope, term, sessionId, Number(i.from)),
+                store: 'recall' as const,
+              }));
+            await this.remove(ctx, [...blocks, listing(i)]);
           }
-          await this.remove(ctx, items.map(listing));
         }
         if (userId && !inUser) await this.uncount(ctx, sessionId, userId);
-        return this.removePartition(
-          ctx,
-          this.t.recall,
-          keys.recallScope(tenantId, sessionScope(sessionId)).pk,
-        );
+        return this.remove(ctx, [
+          { table: this.t.recall, key: keys.recallStats(tenantId, sessionScope(sessionId)), store: 'recall' },
+        ]);
       case 'events':
-        return this.removePartition(ctx, this.t.events, keys.events(tenantId, sessionId).pk, 'seq');
+        for (;;) {
+          const page = await this.query({
+            TableName: this.t.events,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': keys.events(tenantId, sessionId).pk },
+            ProjectionExpression: 'pk, seq',
+            Limit: CHUNK,
+          });
+          if (page.items.length === 0) return;
+          await this.remove(
+            ctx,
+            page.items.map((i) => ({ table: this.t.events, key: { pk: i.pk, seq: i.seq }, store: 'events' })),
+          );
+        }
       case 'session':
         // Recorded first: once the user's listing of it is gone, the record is where the sweep and
         // the audit event find it.
@@ -699,7 +698,7 @@ export class DeletionStore {
   private async remove(ctx: RunContext, items: Removal[]): Promise<void> {
     const seen = new Set<string>();
     const unique = items.filter((i) => {
-      const id = `${i.table}|${JSON.stringify(i.key)}|${i.attr ?? ''}`;
+      const id = `${i.table}|${JSON.stringify(i.key)}`;
       if (seen.has(id)) return false;
       seen.add(id);
       return true;
@@ -713,25 +712,9 @@ export class DeletionStore {
           await this.db.send(
             new TransactWriteCommand({
               TransactItems: [
-                ...pending.map((p) =>
-                  p.attr
-                    ? {
-                        Update: {
-                          TableName: p.table,
-                          Key: p.key,
-                          UpdateExpression: 'REMOVE #a',
-                          ConditionExpression: 'attribute_exists(#a)',
-                          ExpressionAttributeNames: { '#a': p.attr },
-                        },
-                      }
-                    : {
-                        Delete: {
-                          TableName: p.table,
-                          Key: p.key,
-                          ConditionExpression: 'attribute_exists(pk)',
-                        },
-                      },
-                ),
+                ...pending.map((p) => ({
+                  Delete: { TableName: p.table, Key: p.key, ConditionExpression: 'attribute_exists(pk)' },
+                })),
                 this.countUpdate(ctx.record, counts, 0),
               ],
             }),
@@ -774,65 +757,6 @@ export class DeletionStore {
         ExpressionAttributeValues: { ...values, ':now': new Date().toISOString() },
       },
     };
-  }
-
-  /** Every item of a partition, a page at a time from its start until none is left. */
-  private async removePartition(ctx: RunContext, table: string, pk: string, sortKey: 'sk' | 'seq' = 'sk') {
-    const store = table === this.t.events ? 'events' : 'recall';
-    for (;;) {
-      const page = await this.query({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: `pk, ${sortKey}`,
-        Limit: CHUNK,
-      });
-      if (page.items.length === 0) return;
-      await this.remove(
-        ctx,
-        page.items.map((i) => ({ table, key: { pk: i.pk, [sortKey]: i[sortKey] }, store })),
-      );
-    }
-  }
-
-  /**
-   * Term items of a user's scope after a session's blocks left them: one with no block left goes (its
-   * key names the user), the others get their size counter recomputed. Conditioned on the counter
-   * read, which every indexer write moves: an item written meanwhile is read again.
-   */
-  private async tidyTerms(termKeys: { pk: string; sk: string }[]) {
-    for (const key of termKeys) {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const { Item: item } = await this.db.send(
-          new GetCommand({ TableName: this.t.recall, Key: key, ConsistentRead: true }),
-        );
-        if (!item) break;
-        const size = recallItemBytes(item);
-        const unchanged = {
-          ConditionExpression: item.z === undefined ? 'attribute_not_exists(#z)' : '#z = :z',
-          ExpressionAttributeNames: { '#z': 'z' },
-          ...(item.z === undefined ? {} : { ExpressionAttributeValues: { ':z': item.z } }),
-        };
-        try {
-          if (size === 0)
-            await this.db.send(new DeleteCommand({ TableName: this.t.recall, Key: key, ...unchanged }));
-          else {
-            await this.db.send(
-              new UpdateCommand({
-                TableName: this.t.recall,
-                Key: key,
-                UpdateExpression: 'SET #z = :size',
-                ...unchanged,
-                ExpressionAttributeValues: { ...unchanged.ExpressionAttributeValues, ':size': size },
-              }),
-            );
-          }
-          break;
-        } catch (err) {
-          if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-        }
-      }
-    }
   }
 
   private async query(input: QueryCommandInput) {

@@ -72,19 +72,17 @@ export const keys = {
   }),
   /** profiles table: one item per user. */
   profile: (tenantId: string, userId: string) => ({ pk: `${t(tenantId)}#U#${userId}#PROFILE` }),
-  /** recall table: a scope (one session, or one user across sessions) is one partition. Its
-   * counters (documents, length, per-session watermarks) are one item... */
+  /** recall table: a scope's counters (documents, length, per-session watermarks). */
   recallStats: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#R#${scope}`, sk: 'STATS' }),
-  /** ...and each term's postings another, one attribute per indexed batch (recallBlockName): a
-   * build reads all its terms' postings in one BatchGetItem. */
+  /** recall table: a term's postings in a scope, one block per indexed batch (sk = session id # the
+   * padded watermark the batch starts after). */
   recallTerm: (tenantId: string, scope: string, term: string) => ({
-    pk: `${t(tenantId)}#R#${scope}`,
-    sk: `T#${term}`,
+    pk: `${t(tenantId)}#R#${scope}#T#${term}`,
   }),
-  recallScope: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#R#${scope}` }),
-  /** the attribute of a term's item that holds one indexed batch: the session, and the watermark
-   * the batch starts after (a retried batch writes the same attribute again) */
-  recallBlockName: (sessionId: string, from: number) => `B#${sessionId}#${String(from).padStart(10, '0')}`,
+  recallBlock: (tenantId: string, scope: string, term: string, sessionId: string, from: number) => ({
+    pk: `${t(tenantId)}#R#${scope}#T#${term}`,
+    sk: `${sessionId}#${String(from).padStart(10, '0')}`,
+  }),
   /** cache table: one item per (normalized question, fingerprint) digest. */
   cacheEntry: (tenantId: string, digest: string) => ({ pk: `${t(tenantId)}#CACHE#${digest}` }),
   /*

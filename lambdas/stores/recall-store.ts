@@ -1,12 +1,10 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  type BatchGetCommandInput,
+  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
@@ -15,60 +13,29 @@ import {
   encodePostings,
   type Posting,
   type RecallIndexPort,
-  type RecallRead,
   type RecallReadPort,
-  type RecallReadResult,
+  recallLimits,
   type Scope,
+  type ScopeSnapshot,
   type ScopeStats,
   type Tail,
-  type TermPostings,
 } from '../domain/recall';
 import type { SessionEvent, StoredTurn } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
 import { Registry } from './registry';
 
-type BatchGetRequest = NonNullable<BatchGetCommandInput['RequestItems']>;
-
 const BATCH_GET = 100;
+const BATCH_WRITE = 25;
 const MAX_BATCH_RETRIES = 8;
-/** A term's item keeps postings up to about this size; a batch past it is counted, not kept (its
- * turns stay findable by their other terms). A term this common in a scope weighs little in BM25. */
-export const TERM_ITEM_BYTES = 128 * 1024;
-/** Actions per TransactWriteItems. */
-const TRANSACT_MAX = 100;
 
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, 5 * 2 ** Math.min(attempt, 6)));
 
-/** One indexed batch's postings of a term, as an attribute of the term's item: `p` the postings
- * (see encodePostings), or only `n`, their number, when the item was full. */
-interface Block {
-  s: string;
-  f: number;
-  p?: string;
-  n?: number;
-}
-
-const isBlock = (name: string, value: unknown): value is Block =>
-  name.startsWith('B#') && typeof value === 'object' && value !== null;
-
-/** About what a block adds to its item's size (what the cap is checked on). */
-const blockBytes = (name: string, b: Block) => name.length + b.s.length + (b.p?.length ?? 0) + 24;
-
-/** A term item's size as its counter should say: the sum of its blocks (0: no block left). */
-export const recallItemBytes = (item: Record<string, unknown>) =>
-  Object.entries(item).reduce(
-    (n, [name, value]) => (isBlock(name, value) ? n + blockBytes(name, value) : n),
-    0,
-  );
-
 /**
- * The recall index in DynamoDB, plus the event-log reads recall needs. A scope is one partition: its
- * counters item, and one item per term holding that term's postings, one attribute per indexed batch
- * (written by an idempotent SET of that attribute). A build reads the counters and every query term's
- * item of both scopes, and later the turns it ranks, in batch reads; the counters advance once per
- * indexed batch under a condition on the session's watermark. No Scan anywhere; every read is bounded
- * (recallLimits, TERM_ITEM_BYTES).
+ * The recall index in DynamoDB, plus the event-log reads recall needs. Postings are one item per
+ * (scope, term, indexed batch): written with idempotent Puts, read with one Query per query term. A scope's
+ * counters live in one item, advanced once per indexed batch under a condition on the session's
+ * watermark. No Scan anywhere; every read is bounded (see recallLimits).
  */
 export class RecallStore implements RecallReadPort, RecallIndexPort {
   constructor(
@@ -83,77 +50,56 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     const out = await this.db.send(
       new GetCommand({ TableName: this.table, Key: keys.recallStats(tenantId, scope), ConsistentRead: true }),
     );
-    return statsOf(out.Item);
+    const item = out.Item;
+    return {
+      docs: Number(item?.docs ?? 0),
+      length: Number(item?.length ?? 0),
+      watermarks: (item?.w as Record<string, number> | undefined) ?? {},
+    };
   }
 
-  async read(tenantId: string, req: RecallRead): Promise<RecallReadResult> {
-    const result: RecallReadResult = { stats: new Map(), terms: new Map(), turns: new Map() };
-    // Who each key is, from the keys built here: nothing is parsed back out of a key.
-    const what = new Map<string, (item: Record<string, unknown>) => void>();
-    const recallKeys: Record<string, unknown>[] = [];
-    const eventKeys: Record<string, unknown>[] = [];
-    for (const { scope, terms, stats } of req.scopes) {
-      if (stats) {
-        const key = keys.recallStats(tenantId, scope);
-        recallKeys.push(key);
-        what.set(`${key.pk}|${key.sk}`, (item) => result.stats.set(scope, statsOf(item)));
-      }
-      const found = new Map(terms.map((term) => [term, { postings: [], total: 0 } as TermPostings]));
-      result.terms.set(scope, found);
-      for (const term of terms) {
-        const key = keys.recallTerm(tenantId, scope, term);
-        recallKeys.push(key);
-        what.set(`${key.pk}|${key.sk}`, (item) => found.set(term, postingsOfItem(item)));
-      }
-    }
-    for (const ref of req.turns) {
-      const key = keys.event(tenantId, ref.sessionId, ref.seq);
-      eventKeys.push(key);
-      what.set(`${key.pk}|${key.seq}`, (item) => {
-        const event = item as unknown as SessionEvent;
-        if (event.type === 'turn_appended') result.turns.set(`${ref.sessionId}#${ref.seq}`, event.data.turn);
-      });
-    }
-    const all = [
-      ...recallKeys.map((key) => ({ table: this.table, key })),
-      ...eventKeys.map((key) => ({ table: this.eventsTable, key })),
-    ];
-    const chunks: (typeof all)[] = [];
-    for (let i = 0; i < all.length; i += BATCH_GET) chunks.push(all.slice(i, i + BATCH_GET));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        let pending = this.requestItems(chunk);
-        for (let attempt = 0; pending; attempt++) {
-          if (attempt > MAX_BATCH_RETRIES) throw new Error('recall: keys still unprocessed after retries');
-          if (attempt) await backoff(attempt);
-          const out = await this.db.send(new BatchGetCommand({ RequestItems: pending }));
-          for (const items of Object.values(out.Responses ?? {})) {
-            for (const item of items) what.get(`${item.pk}|${item.sk ?? item.seq}`)?.(item);
-          }
-          const left = out.UnprocessedKeys ?? {};
-          pending = Object.keys(left).length ? (left as typeof pending) : undefined;
-        }
+  async snapshot(tenantId: string, scope: ScopeSnapshot['scope'], terms: string[]): Promise<ScopeSnapshot> {
+    const [stats, ...lists] = await Promise.all([
+      this.stats(tenantId, scope),
+      ...terms.map((term) => this.postings(tenantId, scope, term)),
+    ]);
+    return { scope, stats, terms: new Map(terms.map((term, i) => [term, lists[i]!])) };
+  }
+
+  private async postings(tenantId: string, scope: string, term: string) {
+    const pk = keys.recallTerm(tenantId, scope, term).pk;
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        Limit: recallLimits.blocksPerTerm,
+        ConsistentRead: true,
       }),
     );
-    return result;
-  }
-
-  /** A chunk's keys as BatchGetItem asks for them: recall items read consistently (a posting counted
-   * in the counters read is there), events by the projection a turn needs. */
-  private requestItems(chunk: { table: string; key: Record<string, unknown> }[]) {
-    const items: BatchGetRequest = {};
-    for (const { table, key } of chunk) {
-      items[table] ??=
-        table === this.eventsTable
-          ? {
-              Keys: [],
-              ProjectionExpression: 'pk, seq, #t, #d',
-              ExpressionAttributeNames: { '#t': 'type', '#d': 'data' },
-            }
-          : { Keys: [], ConsistentRead: true };
-      items[table].Keys!.push(key);
+    const postings: Posting[] = [];
+    let total = 0;
+    for (const item of out.Items ?? []) {
+      postings.push(...decodePostings(String(item.s), String(item.p)));
+      total += Number(item.n);
     }
-    return items as BatchGetRequest | undefined;
+    // A very common term: its further blocks are counted, not read.
+    let start = out.LastEvaluatedKey;
+    while (start) {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ProjectionExpression: 'n',
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of page.Items ?? []) total += Number(item.n);
+      start = page.LastEvaluatedKey;
+    }
+    return { postings, total };
   }
 
   async tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail> {
@@ -180,6 +126,45 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     };
   }
 
+  async turns(
+    tenantId: string,
+    refs: { sessionId: string; seq: number }[],
+  ): Promise<Map<string, StoredTurn>> {
+    const found = new Map<string, StoredTurn>();
+    const chunks: Record<string, unknown>[][] = [];
+    const all = refs.map((r) => keys.event(tenantId, r.sessionId, r.seq));
+    // Which session each partition is: from the keys built here, never by parsing a key back.
+    const sessionOf = new Map(refs.map((r) => [keys.events(tenantId, r.sessionId).pk, r.sessionId]));
+    for (let i = 0; i < all.length; i += BATCH_GET) chunks.push(all.slice(i, i + BATCH_GET));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let pending = chunk;
+        for (let attempt = 0; pending.length; attempt++) {
+          if (attempt > MAX_BATCH_RETRIES) throw new Error('recall: events still unprocessed after retries');
+          if (attempt) await backoff(attempt);
+          const out = await this.db.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.eventsTable]: {
+                  Keys: pending,
+                  ProjectionExpression: 'pk, seq, #t, #d',
+                  ExpressionAttributeNames: { '#t': 'type', '#d': 'data' },
+                },
+              },
+            }),
+          );
+          for (const item of out.Responses?.[this.eventsTable] ?? []) {
+            const event = item as SessionEvent & { pk: string };
+            if (event.type !== 'turn_appended') continue;
+            found.set(`${sessionOf.get(event.pk)}#${event.seq}`, event.data.turn);
+          }
+          pending = (out.UnprocessedKeys?.[this.eventsTable]?.Keys ?? []) as typeof pending;
+        }
+      }),
+    );
+    return found;
+  }
+
   async writePostings(
     tenantId: string,
     scope: Scope,
@@ -195,68 +180,31 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
       from,
       t: [...byTerm.keys()].join(' '),
     });
-    const name = keys.recallBlockName(sessionId, from);
-    const writes = [...byTerm].map(([term, postings]) => ({
-      key: keys.recallTerm(tenantId, scope, term),
-      block: { s: sessionId, f: from, p: encodePostings(postings) },
+    const requests = [...byTerm].map(([term, postings]) => ({
+      PutRequest: {
+        Item: {
+          ...keys.recallBlock(tenantId, scope, term, postings[0]!.sessionId, from),
+          s: postings[0]!.sessionId,
+          n: postings.length,
+          p: encodePostings(postings),
+        },
+      },
     }));
-    for (let i = 0; i < writes.length; i += TRANSACT_MAX) {
-      await this.writeBlocks(name, writes.slice(i, i + TRANSACT_MAX));
+    const chunks: (typeof requests)[] = [];
+    for (let i = 0; i < requests.length; i += BATCH_WRITE) chunks.push(requests.slice(i, i + BATCH_WRITE));
+    // A few batches at a time: enough to hide latency, not enough to throttle a small table.
+    for (let i = 0; i < chunks.length; i += 4) {
+      await Promise.all(chunks.slice(i, i + 4).map((chunk) => this.batchWrite(chunk)));
     }
   }
 
-  /**
-   * One batch's postings of each term: an attribute SET on the term's item, with the item's size
-   * counter (`z`, what the cap is checked on). Up to 100 terms per request: a transaction, not for
-   * its atomicity but because DynamoDB has no batch Update (one request per term cost the emulator
-   * 4× the CPU of the batched Puts of per-batch items; on AWS a transactional write costs 2 WCUs per
-   * KB). A full item gets the batch's count only. A retried batch (same `from`, perhaps more turns)
-   * overwrites its own block in the same form (its size is counted twice: the cap comes a little
-   * early, never late).
-   */
-  private async writeBlocks(name: string, writes: { key: object; block: Block & { p: string } }[]) {
-    const update = (key: object, value: Block, condition: string) => ({
-      TableName: this.table,
-      Key: key,
-      UpdateExpression: 'SET #b = :b ADD #z :size',
-      ConditionExpression: condition,
-      ExpressionAttributeNames: { '#b': name, '#z': 'z' },
-      ExpressionAttributeValues: {
-        ':b': value,
-        ':size': blockBytes(name, value),
-        ...(condition.includes(':cap') ? { ':cap': TERM_ITEM_BYTES } : {}),
-      },
-    });
-    const keep =
-      'attribute_exists(#b.p) OR (attribute_not_exists(#b) AND (attribute_not_exists(#z) OR #z < :cap))';
-    let pending = writes;
+  private async batchWrite(chunk: Record<string, unknown>[]) {
+    let pending = chunk;
     for (let attempt = 0; pending.length; attempt++) {
-      if (attempt > MAX_BATCH_RETRIES) throw new Error('recall: postings still unwritten after retries');
-      try {
-        await this.db.send(
-          new TransactWriteCommand({
-            TransactItems: pending.map((w) => ({ Update: update(w.key, w.block, keep) })),
-          }),
-        );
-        return;
-      } catch (err) {
-        if (!(err instanceof TransactionCanceledException)) throw err;
-        const reasons = err.CancellationReasons ?? [];
-        const full = pending.filter((_, i) => reasons[i]?.Code === 'ConditionalCheckFailed');
-        // Full: the batch's postings are counted (the term's document frequency stays exact), not
-        // kept. (A racing run of the same batch that kept its postings leaves nothing to do here.)
-        for (const w of full) {
-          const counted = { s: w.block.s, f: w.block.f, n: w.block.p.split('|').length };
-          await this.db
-            .send(new UpdateCommand(update(w.key, counted, 'attribute_not_exists(#b.p)')))
-            .catch((e: Error) => {
-              if (e.name !== 'ConditionalCheckFailedException') throw e;
-            });
-        }
-        pending = pending.filter((w) => !full.includes(w));
-        // Cancelled for a concurrent write (an indexer of the user's other session): again, later.
-        if (full.length === 0) await backoff(attempt);
-      }
+      if (attempt > MAX_BATCH_RETRIES) throw new Error('recall: postings still unprocessed after retries');
+      if (attempt) await backoff(attempt);
+      const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
+      pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof pending;
     }
   }
 
@@ -302,25 +250,4 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
       throw err;
     }
   }
-}
-
-const statsOf = (item: Record<string, unknown> | undefined): ScopeStats => ({
-  docs: Number(item?.docs ?? 0),
-  length: Number(item?.length ?? 0),
-  watermarks: (item?.w as Record<string, number> | undefined) ?? {},
-});
-
-/** A term's item: every block's postings, and the count of those a full item did not keep. */
-function postingsOfItem(item: Record<string, unknown>): TermPostings {
-  const postings: Posting[] = [];
-  let total = 0;
-  for (const [name, value] of Object.entries(item)) {
-    if (!isBlock(name, value)) continue;
-    if (value.p !== undefined) {
-      const decoded = decodePostings(value.s, value.p);
-      postings.push(...decoded);
-      total += decoded.length;
-    } else total += Number(value.n ?? 0);
-  }
-  return { postings, total };
 }

@@ -2,12 +2,9 @@ import {
   indexSession,
   type Posting,
   type RecallIndexPort,
-  type RecallRead,
   type RecallReadPort,
-  type RecallReadResult,
   type Scope,
   type ScopeStats,
-  type TermPostings,
 } from '../../lambdas/domain/recall';
 import type { StoredTurn } from '../../lambdas/domain/session';
 
@@ -62,27 +59,31 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
     });
     return true;
   }
-  async read(_t: string, req: RecallRead): Promise<RecallReadResult> {
-    const out: RecallReadResult = { stats: new Map(), terms: new Map(), turns: new Map() };
-    for (const { scope, terms, stats } of req.scopes) {
-      if (stats) out.stats.set(scope, await this.stats('', scope));
-      const found = new Map<string, TermPostings>();
-      for (const term of terms) {
-        const list = [...(this.postings.get(`${scope}|${term}`)?.values() ?? [])];
-        found.set(term, { postings: list, total: list.length });
-      }
-      out.terms.set(scope, found);
-    }
-    for (const r of req.turns) {
-      const t = this.log.get(r.sessionId)?.[r.seq - 1];
-      if (t) out.turns.set(`${r.sessionId}#${r.seq}`, t);
-    }
-    return out;
+  async snapshot(_t: string, scope: Scope, terms: string[]) {
+    const stats = await this.stats('', scope);
+    return {
+      scope,
+      stats,
+      terms: new Map(
+        terms.map((term) => {
+          const list = [...(this.postings.get(`${scope}|${term}`)?.values() ?? [])];
+          return [term, { postings: list, total: list.length }];
+        }),
+      ),
+    };
   }
   async tail(_t: string, sessionId: string, limit: number, before?: number) {
     const log = (this.log.get(sessionId) ?? []).filter((t) => before === undefined || t.seq < before);
     const turns = log.slice(-limit).reverse();
     return { turns, oldestSeq: turns.at(-1)?.seq ?? 0, more: log.length > limit };
+  }
+  async turns(_t: string, refs: { sessionId: string; seq: number }[]) {
+    const out = new Map<string, StoredTurn>();
+    for (const r of refs) {
+      const t = this.log.get(r.sessionId)?.[r.seq - 1];
+      if (t) out.set(`${r.sessionId}#${r.seq}`, t);
+    }
+    return out;
   }
   index(sessionId: string, userId?: string, upTo = Number.POSITIVE_INFINITY) {
     return indexSession(
