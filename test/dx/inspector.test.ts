@@ -226,7 +226,7 @@ describe('the inspector page', () => {
     const ctx = await (await answered).json();
     await page.waitForSelector('#ctx-result:not([hidden])');
     expect(ctx.clamped).toEqual([{ source: 'total', requested: 99999, cap: 8000 }]);
-    // The seeded policy keeps 4 turns and 300 tokens of facts: turns and facts are dropped, for those reasons.
+    // The seeded policy keeps 4 turns and 100 tokens of facts: turns and facts are dropped, for those reasons.
     const reasons = ctx.sections.flatMap((s: { dropped: { reason: string }[] }) =>
       s.dropped.map((d) => d.reason),
     );

@@ -59,9 +59,9 @@ export async function seedInspectorSession(
 ) {
   const { sessionId, userId, route } = ids;
   await new PolicyStore().publish(route, {
-    systemPrompt: 'You are the support assistant of a label printer vendor. Cite facts by id.',
+    systemPrompt: 'You are the support assistant of a label printer vendor. Cite the turns you rely on.',
     history: { maxTurns: 4 },
-    budgets: { facts: 300 },
+    budgets: { facts: 100 },
     profile: { allow: ['plan', 'seats', 'language'] },
     summary: { triggerTokens: 30, maxTokens: 200, shortMaxTokens: 60 },
   });
