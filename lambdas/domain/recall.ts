@@ -16,7 +16,9 @@ import type { StoredTurn } from './session';
  *   idf(t)     = ln(1 + (N − df + 0.5) / (df + 0.5))
  *   episode(e) = Σ_t w(t) · idf(t) over the terms the episode contains (a stretch of the conversation
  *                about the topic lifts all its turns, the reply that answers a question among them)
+ *   speaker(d) = Σ_t w(t) · idf(t) over the query's terms that name the turn's speaker ("Ana: …")
  *   score(d)   = bm25(d) + EPISODE_WEIGHT · episode(e(d)) + PRIOR_WEIGHT · specifics(d)
+ *                + SPEAKER_WEIGHT · speaker(d)
  *
  * w(t) is 1 for the query's terms. A second round adds, at EXPANSION_WEIGHT, the names that the best
  * hits state (the bridge of a two-hop question), and ranks again.
@@ -50,6 +52,9 @@ const B = 0.75;
 export const EPISODE_WEIGHT = 0.1;
 export const PRIOR_WEIGHT = 0.6;
 export const EXPANSION_WEIGHT = 1;
+/** What a person said about themselves is likelier evidence for a question about them than another
+ * speaker's mention of their name ("What is Ana scared of?": "Ana: spiders terrify me"). */
+export const SPEAKER_WEIGHT = 0.5;
 /** Estimating a turn's cost from its length in terms (stop words are not counted in it). */
 const TOKENS_PER_TERM = 2;
 /** Turns are read for this many times the room: estimates are rough, and some hits are in history
@@ -80,6 +85,8 @@ export interface Posting {
   q: number;
   /** the terms of the names it states, space-separated: where a second retrieval round may go */
   e: string;
+  /** 1 when the term is (part of) the turn's speaker prefix */
+  sp?: number;
 }
 
 export interface ScopeStats {
@@ -119,12 +126,13 @@ export function queryTerms(input: string): string[] {
 /** A turn as indexed: its terms' frequencies and length. Tool output is data, not conversation. */
 export function indexable(
   turn: StoredTurn,
-): { tf: Map<string, number>; len: number; q: number; e: string } | null {
+): { tf: Map<string, number>; len: number; q: number; e: string; speaker: Set<string> } | null {
   if (turn.role === 'tool') return null;
   const terms = analyze(turn.content);
   if (!terms.length) return null;
   const { count, names } = specificsOf(turn.content);
-  return { tf: termFrequencies(terms), len: terms.length, q: count, e: names.join(' ') };
+  const speaker = new Set(analyze(turn.content.match(SPEAKER)?.[0] ?? ''));
+  return { tf: termFrequencies(terms), len: terms.length, q: count, e: names.join(' '), speaker };
 }
 
 /** A leading "Name:" (multi-party chats put the speaker in the content). */
@@ -166,7 +174,16 @@ export function postingsOf(sessionId: string, turns: StoredTurn[]) {
     length += doc.len;
     for (const [term, tf] of doc.tf) {
       const list = byTerm.get(term) ?? [];
-      list.push({ sessionId, seq: turn.seq, tf, len: doc.len, day: dayOf(turn.at), q: doc.q, e: doc.e });
+      list.push({
+        sessionId,
+        seq: turn.seq,
+        tf,
+        len: doc.len,
+        day: dayOf(turn.at),
+        q: doc.q,
+        e: doc.e,
+        ...(doc.speaker.has(term) ? { sp: 1 } : {}),
+      });
       byTerm.set(term, list);
     }
   }
@@ -174,16 +191,17 @@ export function postingsOf(sessionId: string, turns: StoredTurn[]) {
 }
 
 /**
- * A batch's postings of one term, in one string: `seq,tf,len,day,q,names|…` (names space-separated).
+ * A batch's postings of one term, in one string: `seq,tf,len,day,q,names[,1]|…` (names
+ * space-separated; the trailing 1 when the term is the turn's speaker, absent in older postings).
  * One item per (term, batch) instead of one per (term, turn): a common term's list is a few items to
  * read and unmarshal, not hundreds.
  */
 export const encodePostings = (postings: Posting[]): string =>
-  postings.map((p) => `${p.seq},${p.tf},${p.len},${p.day},${p.q},${p.e}`).join('|');
+  postings.map((p) => `${p.seq},${p.tf},${p.len},${p.day},${p.q},${p.e}${p.sp ? ',1' : ''}`).join('|');
 
 export const decodePostings = (sessionId: string, block: string): Posting[] =>
   block.split('|').map((entry) => {
-    const [seq, tf, len, day, q, e] = entry.split(',');
+    const [seq, tf, len, day, q, e, sp] = entry.split(',');
     return {
       sessionId,
       seq: Number(seq),
@@ -192,6 +210,7 @@ export const decodePostings = (sessionId: string, block: string): Posting[] =>
       day: Number(day),
       q: Number(q),
       e: e ?? '',
+      ...(sp === '1' ? { sp: 1 } : {}),
     };
   });
 
@@ -203,6 +222,8 @@ interface Doc {
   q: number;
   e: string;
   tf: Map<string, number>;
+  /** the query terms that name the turn's speaker */
+  speaker: Set<string>;
 }
 
 /**
@@ -236,10 +257,12 @@ function scoreScope(
       const key = `${p.sessionId}#${p.seq}`;
       let doc = docs.get(key);
       if (!doc) {
-        doc = { sessionId: p.sessionId, seq: p.seq, len: p.len, day: p.day, q: p.q, e: p.e, tf: new Map() };
+        const { sessionId, seq, len, day, q, e } = p;
+        doc = { sessionId, seq, len, day, q, e, tf: new Map(), speaker: new Set() };
         docs.set(key, doc);
       }
       doc.tf.set(term, p.tf);
+      if (p.sp) doc.speaker.add(term);
     }
     df.set(term, Math.max(0, counted));
   }
@@ -267,6 +290,7 @@ function scoreScope(
           q: doc.q,
           e: doc.e,
           tf,
+          speaker: new Set([...doc.speaker].filter((t) => tf.has(t))),
         });
       }
     }
@@ -295,10 +319,12 @@ function scoreScope(
     }
     let coverage = 0;
     for (const term of episodes.get(episodeOf(doc)) ?? []) coverage += idf(term);
+    let speaker = 0;
+    for (const term of doc.speaker) speaker += idf(term);
     hits.push({
       sessionId: doc.sessionId,
       seq: doc.seq,
-      score: bm25 + EPISODE_WEIGHT * coverage + PRIOR_WEIGHT * doc.q,
+      score: bm25 + EPISODE_WEIGHT * coverage + PRIOR_WEIGHT * doc.q + SPEAKER_WEIGHT * speaker,
       names: doc.e,
       len: doc.len,
     });

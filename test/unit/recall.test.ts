@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../lambdas/domain/analyzer';
 import { type BudgetInput, budget, type RecallInput } from '../../lambdas/domain/budget';
 import type { Caps } from '../../lambdas/domain/context';
-import { recallFor, type Scope, specificsOf } from '../../lambdas/domain/recall';
+import {
+  decodePostings,
+  encodePostings,
+  recallFor,
+  type Scope,
+  specificsOf,
+} from '../../lambdas/domain/recall';
 import type { StoredTurn } from '../../lambdas/domain/session';
 import { MemoryRecall } from '../support/memory-recall';
 
@@ -165,6 +171,32 @@ describe('recall', () => {
       count: 3,
       names: ['tango', 'studio'],
     });
+  });
+
+  it("prefers what a person says to another speaker's mention of their name, indexed or in the tail", async () => {
+    const mem = new MemoryRecall();
+    const turns = [
+      'Ben: Ana, the bakery on the corner is finally open again',
+      'Ana: spiders terrify me, I cannot even look at a picture of one',
+      'Ben: ok',
+    ];
+    mem.append('s1', turns);
+    await mem.index('s1');
+    // (the name is the only term either matches; without the speaker signal the mention ranks first)
+    expect((await ask(mem, 'What is Ana scared of?')).hits.map((h) => h.seq)).toEqual([2, 1]);
+    const unindexed = new MemoryRecall();
+    unindexed.append('s1', turns);
+    expect((await ask(unindexed, 'What is Ana scared of?')).hits.map((h) => h.seq)).toEqual([2, 1]);
+  });
+
+  it('keeps the speaker flag through the stored postings, and reads postings stored before it', () => {
+    const postings = [
+      { sessionId: 's1', seq: 4, tf: 1, len: 6, day: 19500, q: 0, e: '', sp: 1 },
+      { sessionId: 's1', seq: 9, tf: 2, len: 11, day: 19501, q: 2, e: 'mirela porto' },
+    ];
+    expect(decodePostings('s1', encodePostings(postings))).toEqual(postings);
+    const { sp: _, ...stored } = postings[0]!;
+    expect(decodePostings('s1', '4,1,6,19500,0,')).toEqual([stored]);
   });
 
   it('follows a name the best hit states to the turn that answers (second round)', async () => {
