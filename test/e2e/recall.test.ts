@@ -36,7 +36,10 @@ describe('recall over HTTP', () => {
     });
     expect(ctx.status).toBe(200);
     const system: string = ctx.body.messages[0].content;
-    expect(system).toContain('\n2023-05-08\n#21 Ben: we adopted a greyhound called Comet');
+    // Cited by its seq in the log, where a summary event may have landed before it.
+    const events = (await call('GET', `/v1/sessions/${sessionId}/events?after=0&limit=100`)).body.events;
+    const seq = events.find((e: { data: { turn?: { ref?: string } } }) => e.data.turn?.ref === 'D1:7').seq;
+    expect(system).toContain(`\n2023-05-08\n#${seq} Ben: we adopted a greyhound called Comet`);
     const recall = ctx.body.sections.find((s: { source: string }) => s.source === 'recall');
     expect(recall.items).toBeGreaterThan(0);
     expect(recall.tokens).toBeLessThanOrEqual(recall.cap);
