@@ -55,6 +55,7 @@ export async function naiveBuild(
       }
     : null;
   const result = budget({
+    sessionId,
     caps,
     maxTurns: policy.history.maxTurns,
     system: { text: policy.systemPrompt, tokens: count(policy.systemPrompt) },

@@ -75,6 +75,8 @@ export interface ProfileLine {
 }
 
 export interface BudgetInput {
+  /** the session the context is for: its turns are cited (and recalled) by seq alone */
+  sessionId: string;
   caps: Caps;
   maxTurns: number;
   system: { text: string; tokens: number };
@@ -89,13 +91,10 @@ export interface BudgetInput {
   /** each source's share of the room after system and input (policy `split`); none: caps alone */
   split?: Partial<Record<'history' | 'summary' | 'facts' | 'profile', number>>;
   recall?: RecallInput;
-  /** the session the context is for: its turns are cited by seq alone */
-  sessionId?: string;
 }
 
 /** Recalled turns: hits best first, and the turns fetched for them and their neighbours. */
 export interface RecallInput {
-  sessionId: string;
   hits: RecallHit[];
   /** by `${sessionId}#${seq}` */
   turns: Map<string, StoredTurn>;
@@ -131,13 +130,13 @@ class Room {
  * session's), a reference without one as `ref:<ref>`. A turn's own `ref` stays out: apps' message ids
  * are often UUIDs, some 20 tokens each, where a seq costs 2.
  */
-const citationText = (c: Citation, sessionId?: string) =>
+const citationText = (c: Citation, sessionId: string) =>
   c.seq !== undefined
     ? `${c.sessionId && c.sessionId !== sessionId ? c.sessionId : ''}#${c.seq}`
     : c.ref
       ? `ref:${c.ref}`
       : '';
-const citesSuffix = (citations: Citation[], sessionId?: string) => {
+const citesSuffix = (citations: Citation[], sessionId: string) => {
   const parts = citations.map((c) => citationText(c, sessionId)).filter(Boolean);
   return parts.length ? ` (cites: ${parts.join('; ')})` : '';
 };
@@ -236,7 +235,7 @@ export function budget(i: BudgetInput): BudgetResult {
 
   // Recall last: it takes what the others left, up to its own cap.
   const recall = new Room(Math.min(caps.recall, total.left), total);
-  const recallPart = renderRecall(recall, i.recall, new Set(kept.map((t) => t.seq)));
+  const recallPart = renderRecall(recall, i.recall, i.sessionId, new Set(kept.map((t) => t.seq)));
 
   const messages: ChatMessage[] = [
     {
@@ -290,7 +289,7 @@ export function budget(i: BudgetInput): BudgetResult {
 const SUMMARY_HEADER = '\n\n## Conversation summary';
 
 /** The full summary if it fits, else its short form, else nothing: never a part of either. */
-function renderSummary(room: Room, summary: StructuredSummary | null, sessionId?: string) {
+function renderSummary(room: Room, summary: StructuredSummary | null, sessionId: string) {
   const none = { content: '', included: 0, dropped: [] as Drop[], form: 'none' as const };
   if (!summary) return none;
   const dropped: Drop[] = [];
@@ -298,9 +297,10 @@ function renderSummary(room: Room, summary: StructuredSummary | null, sessionId?
     // The date a fact was said, so a model can answer "when" questions from the summary too.
     const lines = summary.facts.map((f) => {
       const head = `\n- [${f.key}${f.at ? `, ${f.at.slice(0, 10)}` : ''}] `;
+      const cites = citesSuffix(f.citations, sessionId);
       return {
-        framing: `${head}${citesSuffix(f.citations, sessionId)}`,
-        text: `${head}${f.text}${citesSuffix(f.citations, sessionId)}`,
+        framing: `${head}${cites}`,
+        text: `${head}${f.text}${cites}`,
         tokens: f.tokens,
       };
     });
@@ -348,7 +348,7 @@ interface Picked {
  * said once per day instead of once per turn leaves room for more turns. A line is
  * `[<ref>] <content>`, `[#<seq>]` for a turn without a ref.
  */
-function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set<number>) {
+function renderRecall(room: Room, input: RecallInput | undefined, own: string, inHistory: Set<number>) {
   const dropped: Drop[] = [];
   if (!input || input.hits.length === 0) return { content: '', included: 0, dropped };
   // The same framing strings are costed again and again (headers, options tried per hit): count each once.
@@ -364,14 +364,14 @@ function renderRecall(room: Room, input: RecallInput | undefined, inHistory: Set
   const groups = new Set<string>();
   const keyOf = (sessionId: string, seq: number) => `${sessionId}#${seq}`;
   const idOf = (sessionId: string, seq: number) =>
-    sessionId === input.sessionId ? `recall:${seq}` : `recall:${sessionId}#${seq}`;
+    sessionId === own ? `recall:${seq}` : `recall:${sessionId}#${seq}`;
   const groupOf = (p: Picked) =>
-    `${p.sessionId === input.sessionId ? '' : `session ${p.sessionId}, `}${p.turn.at.slice(0, 10)}`;
+    `${p.sessionId === own ? '' : `session ${p.sessionId}, `}${p.turn.at.slice(0, 10)}`;
   const lineOf = (p: Picked) => `\n#${p.turn.seq} `;
   const available = (sessionId: string, seq: number): Picked | null => {
     const key = keyOf(sessionId, seq);
     const turn = input.turns.get(key);
-    if (!turn || picked.has(key) || (sessionId === input.sessionId && inHistory.has(seq))) return null;
+    if (!turn || picked.has(key) || (sessionId === own && inHistory.has(seq))) return null;
     return { sessionId, turn };
   };
   /** What adding these turns costs: their lines, plus the section and date headers not yet paid. */

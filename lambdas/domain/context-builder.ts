@@ -180,7 +180,7 @@ export async function buildContext(
     turns: state?.recentTurns ?? [],
     split: policy.split,
     recall: recall
-      ? { sessionId, hits: recall.hits, turns: recall.turns, framing: (t) => deps.tokens.count(t) }
+      ? { hits: recall.hits, turns: recall.turns, framing: (t) => deps.tokens.count(t) }
       : undefined,
   });
   const sessionVersion = sessionOk ? (state?.version ?? 0) : null;

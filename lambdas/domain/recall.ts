@@ -222,7 +222,7 @@ interface Doc {
   q: number;
   e: string;
   tf: Map<string, number>;
-  /** the query terms that name the turn's speaker */
+  /** the terms of the turn's speaker (only the query's weigh: idf is 0 for others) */
   speaker: Set<string>;
 }
 
@@ -290,7 +290,7 @@ function scoreScope(
           q: doc.q,
           e: doc.e,
           tf,
-          speaker: new Set([...doc.speaker].filter((t) => tf.has(t))),
+          speaker: doc.speaker,
         });
       }
     }

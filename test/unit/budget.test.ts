@@ -77,6 +77,7 @@ function summary(facts: { key: string; text: string }[], short: string): Structu
 }
 function input(over: Partial<BudgetInput> = {}): BudgetInput {
   return {
+    sessionId: 'ctx',
     caps: bigCaps,
     maxTurns: 50,
     system: { text: 'You are helpful.', tokens: bytes('You are helpful.') },

@@ -279,7 +279,6 @@ describe('budget(): the recall section', () => {
   });
   const log = Array.from({ length: 30 }, (_, i) => turn(i + 1, `turn number ${i + 1}`));
   const recallOf = (hits: number[]): RecallInput => ({
-    sessionId: 's1',
     hits: hits.map((seq, i) => ({ sessionId: 's1', seq, score: 10 - i })),
     turns: new Map(log.map((t) => [`s1#${t.seq}`, t])),
     framing: bytes,
@@ -291,6 +290,7 @@ describe('budget(): the recall section', () => {
     more: Partial<BudgetInput> = {},
   ) =>
     budget({
+      sessionId: 's1',
       caps: { ...caps, ...over },
       maxTurns: 12,
       system: { text: 'sys', tokens: 3 },
