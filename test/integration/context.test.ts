@@ -158,11 +158,12 @@ describe('context build against the emulator', () => {
     const slowly =
       <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
       async (...a: A) => {
-        await sleep(400);
+        await sleep(3000);
         return fn(...a);
       };
+    // A deadline the healthy stores meet on a loaded machine (LocalStack in CI took over 100 ms).
     Object.assign(deps, {
-      deadlineMs: 100,
+      deadlineMs: 1000,
       sessions: { get: slowly((ref: SessionRef) => sessions.get(ref)) },
       profiles: { get: slowly((t: string, u: string) => profiles.get(t, u)) },
     });
