@@ -368,7 +368,8 @@ export interface Tail {
 
 /** Port: what a context build reads of the recall index and the event log. */
 export interface RecallReadPort {
-  snapshot(tenantId: string, scope: Scope, terms: string[]): Promise<ScopeSnapshot>;
+  /** the scope's counters (not read again when `known`: a second round's) and the terms' postings */
+  snapshot(tenantId: string, scope: Scope, terms: string[], known?: ScopeStats): Promise<ScopeSnapshot>;
   /** the newest `limit` events (before `before`, when given), newest first */
   tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail>;
   turns(tenantId: string, refs: { sessionId: string; seq: number }[]): Promise<Map<string, StoredTurn>>;
@@ -461,8 +462,8 @@ export async function recallFor(
   const expansion = expansionTerms(hits, weights);
   if (expansion.length) {
     const [more, moreUser] = await Promise.all([
-      port.snapshot(req.tenantId, sessionScope(req.sessionId), expansion),
-      user && req.userId ? port.snapshot(req.tenantId, userScope(req.userId), expansion) : null,
+      port.snapshot(req.tenantId, sessionScope(req.sessionId), expansion, session.stats),
+      user && req.userId ? port.snapshot(req.tenantId, userScope(req.userId), expansion, user.stats) : null,
       fetch(toFetch(hits, maxHits, req.room).wanted),
     ]);
     for (const t of expansion) weights.set(t, EXPANSION_WEIGHT);

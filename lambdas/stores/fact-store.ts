@@ -52,6 +52,8 @@ export const factStoreLimits = {
   maxUpsertRetries: 10,
   /** items per Query page when listing a scope's or a chain's items */
   listPage: 100,
+  /** scopes a warm store remembers as holding facts (then cleared and learnt again) */
+  knownScopes: 10_000,
 } as const;
 
 /**
@@ -59,10 +61,19 @@ export const factStoreLimits = {
  * write to a lineage is one transaction conditioned on its head's revision: the new version, the old
  * one marked superseded, the head moved, the old version's postings and pinned entry deleted and the
  * new one's written. So concurrent writers of one key form one linear chain, and the index only ever
- * points at current versions. search() reads only the query terms' postings partitions and the pinned
- * partition, never all of a tenant's facts.
+ * points at current versions. search() reads, per scope, one key of its lineages (is it empty?), then
+ * the query terms' postings partitions and the pinned partition: never all of a tenant's facts.
  */
 export class FactStore implements FactWriter {
+  /**
+   * Scopes seen holding facts. Most scopes a build looks in are empty (the tenant-wide scope of an
+   * app that keeps facts per user, a session's own scope once it has a user): one Query shows it,
+   * instead of one per query term plus the pinned one. Only "has facts" is remembered, never
+   * "empty", so a fact written after a probe is found by the next search; a remembered scope
+   * whose facts are all gone since costs only the Queries it cost before.
+   */
+  private readonly scopesWithFacts = new Set<string>();
+
   constructor(
     private readonly table = env('factsTable'),
     private readonly db: DynamoDBDocumentClient = dynamo(),
@@ -105,11 +116,8 @@ export class FactStore implements FactWriter {
       ...(q.userId ? [scopeOf(q.userId)] : []),
       ...(q.sessionId ? [scopeOf(undefined, q.sessionId)] : []),
     ];
-    const lists = await Promise.all([
-      ...scopes.flatMap((scope) => terms.map((term) => this.postings(tenantId, scope, term))),
-      ...scopes.map((scope) => this.pinned(tenantId, scope)),
-    ]);
-    const ranked = rankCandidates(terms, mergeCandidates(lists.flat()), q);
+    const lists = await Promise.all(scopes.map((scope) => this.candidates(tenantId, scope, terms)));
+    const ranked = rankCandidates(terms, mergeCandidates(lists.flat(2)), q);
     const facts = await this.batchGet(
       tenantId,
       ranked.map((r) => r.id),
@@ -306,12 +314,43 @@ export class FactStore implements FactWriter {
     return out.Item ? (out.Item as FactItem) : null;
   }
 
+  /** A scope's candidates for the query terms: its postings lists and pinned facts. */
+  private async candidates(tenantId: string, scope: string, terms: string[]): Promise<Candidate[][]> {
+    const known = `${tenantId}\u0000${scope}`;
+    if (!this.scopesWithFacts.has(known)) {
+      if (!(await this.holdsFacts(tenantId, scope))) return [];
+      if (this.scopesWithFacts.size >= factStoreLimits.knownScopes) this.scopesWithFacts.clear();
+      this.scopesWithFacts.add(known);
+    }
+    return Promise.all([
+      ...terms.map((term) => this.postings(tenantId, scope, term)),
+      this.pinned(tenantId, scope),
+    ]);
+  }
+
+  /** Whether a scope has any lineage (one key read: its FACTS partition's first item). */
+  private async holdsFacts(tenantId: string, scope: string): Promise<boolean> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.factScope(tenantId, scope).pk },
+        ProjectionExpression: 'pk',
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []).length > 0;
+  }
+
   private async postings(tenantId: string, scope: string, term: string): Promise<Candidate[]> {
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': keys.factTerm(tenantId, scope, term).pk },
+        ProjectionExpression: 'factId, tf, len, #at, pinned',
+        ExpressionAttributeNames: { '#at': 'at' },
         Limit: factStoreLimits.postingsPerTerm,
         ConsistentRead: true,
       }),

@@ -58,9 +58,14 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     };
   }
 
-  async snapshot(tenantId: string, scope: ScopeSnapshot['scope'], terms: string[]): Promise<ScopeSnapshot> {
+  async snapshot(
+    tenantId: string,
+    scope: ScopeSnapshot['scope'],
+    terms: string[],
+    known?: ScopeStats,
+  ): Promise<ScopeSnapshot> {
     const [stats, ...lists] = await Promise.all([
-      this.stats(tenantId, scope),
+      known ?? this.stats(tenantId, scope),
       ...terms.map((term) => this.postings(tenantId, scope, term)),
     ]);
     return { scope, stats, terms: new Map(terms.map((term, i) => [term, lists[i]!])) };
@@ -73,6 +78,9 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': pk },
+        // The block, not its keys: the keys are most of a small block's bytes.
+        ProjectionExpression: '#s, #n, #p',
+        ExpressionAttributeNames: { '#s': 's', '#n': 'n', '#p': 'p' },
         Limit: recallLimits.blocksPerTerm,
         ConsistentRead: true,
       }),

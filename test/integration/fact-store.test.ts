@@ -423,6 +423,37 @@ describe('FactStore against the emulator', () => {
     expect(await texts(tenant, query('support'))).toEqual(['Support hours are 9 to 5 CET']);
   });
 
+  it('looks into an empty scope with one read, and finds a fact written there after it looked', async () => {
+    const tenant = uniqueId('t');
+    const queries: string[] = [];
+    const counting = {
+      send: (command: { constructor: { name: string }; input: { ExpressionAttributeValues?: object } }) => {
+        if (command.constructor.name === 'QueryCommand') {
+          queries.push(String((command.input.ExpressionAttributeValues as { ':pk': string })[':pk']));
+        }
+        return dynamo().send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const probing = new FactStore(table, counting);
+    const q = query('invoice currency euro', { userId: 'u1' });
+    // Two scopes (tenant-wide and u1), three terms: one read each instead of four.
+    expect(await probing.search(tenant, q)).toEqual([]);
+    expect(queries).toEqual([keys.factScope(tenant, '*').pk, keys.factScope(tenant, scopeOf('u1')).pk]);
+
+    // Emptiness is never remembered: the same store finds what was written since.
+    await store.upsert(tenant, { userId: 'u1', text: 'Invoices for u1 are in euro' });
+    queries.length = 0;
+    expect((await probing.search(tenant, q)).map((s) => s.fact.text)).toEqual([
+      'Invoices for u1 are in euro',
+    ]);
+    // u1 now holds facts: its terms and pinned partition are read (and next time without the probe).
+    expect(queries.filter((pk) => pk.includes('#TERM#'))).toHaveLength(3);
+    queries.length = 0;
+    await probing.search(tenant, q);
+    expect(queries.filter((pk) => pk === keys.factScope(tenant, scopeOf('u1')).pk)).toEqual([]);
+    expect(queries.filter((pk) => pk === keys.factScope(tenant, '*').pk)).toHaveLength(1);
+  });
+
   it("never reads another tenant's facts, even with the same key and id", async () => {
     const a = uniqueId('t');
     const b = uniqueId('t');

@@ -59,8 +59,8 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
     });
     return true;
   }
-  async snapshot(_t: string, scope: Scope, terms: string[]) {
-    const stats = await this.stats('', scope);
+  async snapshot(_t: string, scope: Scope, terms: string[], known?: ScopeStats) {
+    const stats = known ?? (await this.stats('', scope));
     return {
       scope,
       stats,
