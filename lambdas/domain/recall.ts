@@ -42,7 +42,7 @@ export const recallLimits = {
   /** the second round takes the names stated by this many best hits... */
   expandFrom: 3,
   /** ...and looks up at most this many of them */
-  maxExpansionTerms: 4,
+  maxExpansionTerms: 2,
   /** turns an episode holds at most: without `at` times, a conversation is cut into stretches of this */
   episodeTurns: 32,
 } as const;
