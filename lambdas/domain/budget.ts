@@ -346,7 +346,7 @@ interface Picked {
  * a turn the history holds, never one twice. Rendered in conversation order under a line per date
  * (and session, for another session's turns): a timeline reads better than a ranking, and a date
  * said once per day instead of once per turn leaves room for more turns. A line is
- * `[<ref>] <content>`, `[#<seq>]` for a turn without a ref.
+ * `#<seq> <content>` (the app maps a seq back to its own ref through the session's events).
  */
 function renderRecall(room: Room, input: RecallInput | undefined, own: string, inHistory: Set<number>) {
   const dropped: Drop[] = [];

@@ -99,7 +99,7 @@ export interface ScopeStats {
 export interface ScopeSnapshot {
   scope: Scope;
   stats: ScopeStats;
-  /** per query term: its postings (up to postingsPerTerm) and how many it has in all */
+  /** per query term: the postings of its first blocksPerTerm blocks, and how many it has in all */
   terms: Map<string, { postings: Posting[]; total: number }>;
 }
 
@@ -386,12 +386,13 @@ export interface Recalled {
 }
 
 /**
- * Recall for one build: the session scope (and the user's, when the request names one) and the log's
- * newest events in parallel, then one batch read of the best hits' turns and strong hits' neighbours.
- * Reads: per scope 1 GetItem + 1 Query per query term (≤ 12); no tail Query when the session item's
- * newest turns reach back to the index watermark (the usual case), else 1 (a second when the indexer
- * lags more than tailFirstRead events); BatchGets of at most maxHits × 3 turns (≤ 6 of 100 keys), only
- * as many hits as `room` tokens can hold.
+ * Recall for one build, in up to three rounds of reads: (1) per scope (the session's, and the user's
+ * when the request names one) 1 GetItem + 1 Query per query term (≤ maxQueryTerms); (2) when the best
+ * hits name someone new, 1 Query per expansion term and scope (≤ maxExpansionTerms), while the first
+ * round's turns are fetched; (3) the turns the second round added. No tail Query when the session
+ * item's newest turns reach back to the index watermark (the usual case), else 1 (a second when the
+ * indexer lags more than tailFirstRead events). Turns fetched: BatchGets of at most maxHits hits with
+ * their neighbours, only as many as `room` tokens can hold.
  */
 export async function recallFor(
   port: RecallReadPort,

@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { env } from '../config';
@@ -71,42 +72,34 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     return { scope, stats, terms: new Map(terms.map((term, i) => [term, lists[i]!])) };
   }
 
+  /**
+   * A term's postings: its first blocksPerTerm blocks decoded, and every block's count (a very common
+   * term's further blocks are counted, not read). The projection leaves the keys out: they are most of
+   * a small block's bytes.
+   */
   private async postings(tenantId: string, scope: string, term: string) {
-    const pk = keys.recallTerm(tenantId, scope, term).pk;
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        // The block, not its keys: the keys are most of a small block's bytes.
-        ProjectionExpression: '#s, #n, #p',
-        ExpressionAttributeNames: { '#s': 's', '#n': 'n', '#p': 'p' },
-        Limit: recallLimits.blocksPerTerm,
-        ConsistentRead: true,
-      }),
-    );
     const postings: Posting[] = [];
     let total = 0;
-    for (const item of out.Items ?? []) {
-      postings.push(...decodePostings(String(item.s), String(item.p)));
-      total += Number(item.n);
-    }
-    // A very common term: its further blocks are counted, not read.
-    let start = out.LastEvaluatedKey;
-    while (start) {
+    let start: QueryCommandInput['ExclusiveStartKey'];
+    do {
+      const first = start === undefined;
       const page = await this.db.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk },
-          ProjectionExpression: 'n',
-          ExclusiveStartKey: start,
+          ExpressionAttributeValues: { ':pk': keys.recallTerm(tenantId, scope, term).pk },
+          ProjectionExpression: first ? '#s, #n, #p' : '#n',
+          ExpressionAttributeNames: first ? { '#s': 's', '#n': 'n', '#p': 'p' } : { '#n': 'n' },
+          ...(first ? { Limit: recallLimits.blocksPerTerm } : { ExclusiveStartKey: start }),
           ConsistentRead: true,
         }),
       );
-      for (const item of page.Items ?? []) total += Number(item.n);
+      for (const item of page.Items ?? []) {
+        if (first) postings.push(...decodePostings(String(item.s), String(item.p)));
+        total += Number(item.n);
+      }
       start = page.LastEvaluatedKey;
-    }
+    } while (start);
     return { postings, total };
   }
 
@@ -191,8 +184,8 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     const requests = [...byTerm].map(([term, postings]) => ({
       PutRequest: {
         Item: {
-          ...keys.recallBlock(tenantId, scope, term, postings[0]!.sessionId, from),
-          s: postings[0]!.sessionId,
+          ...keys.recallBlock(tenantId, scope, term, sessionId, from),
+          s: sessionId,
           n: postings.length,
           p: encodePostings(postings),
         },

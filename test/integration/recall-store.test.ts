@@ -1,7 +1,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { env } from '../../lambdas/config';
-import { indexSession, recallFor } from '../../lambdas/domain/recall';
+import { indexSession, recallFor, recallLimits, sessionScope } from '../../lambdas/domain/recall';
 import { appendTurns, type SessionRef } from '../../lambdas/domain/session';
 import { turnsBetween } from '../../lambdas/domain/summarizer/job';
 import { dynamo } from '../../lambdas/stores/clients';
@@ -76,6 +76,27 @@ describe('RecallStore against DynamoDB', () => {
     );
     // One block for the indexed batch (turns 1-31); the tail's turn 32 is not indexed yet.
     expect(postings.Items?.map((i) => [i.sk, i.n])).toEqual([['s1#0000000000', 1]]);
+  });
+
+  it("reads a common term's first blocks and counts the rest without reading them", async () => {
+    const tenantId = uniqueId('rc');
+    const scope = sessionScope('s1');
+    const blocks = recallLimits.blocksPerTerm + 3;
+    for (let from = 0; from < blocks; from++) {
+      const posting = { sessionId: 's1', seq: from + 1, tf: 1, len: 4, day: 1, q: 0, e: '' };
+      await recall.writePostings(
+        tenantId,
+        scope,
+        from,
+        new Map([['weather', [posting, { ...posting, seq: from + 2 }]]]),
+      );
+    }
+    const snap = await recall.snapshot(tenantId, scope, ['weather', 'absent']);
+    const weather = snap.terms.get('weather')!;
+    expect(weather.total).toBe(2 * blocks);
+    expect(weather.postings).toHaveLength(2 * recallLimits.blocksPerTerm);
+    expect(new Set(weather.postings.map((p) => p.seq)).has(1)).toBe(true);
+    expect(snap.terms.get('absent')).toEqual({ postings: [], total: 0 });
   });
 
   it("keeps tenants and users apart: the user scope holds only that user's sessions", async () => {
