@@ -1,7 +1,7 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { UpsertPlan } from '../domain/fact-upsert';
 import type { Fact } from '../domain/facts';
-import { indexTerms } from '../domain/retrieval';
+import { type Candidate, indexTerms } from '../domain/retrieval';
 import { keys } from './keys';
 
 /**
@@ -34,7 +34,8 @@ export interface HeadItem {
   /** +1 on every write to the lineage: the condition that serializes writers */
   rev: number;
   pinned: boolean;
-  indexed: { terms: string[]; length: number; atMs: number };
+  /** `counts[i]` is the frequency of `terms[i]` (absent in heads written before it was kept) */
+  indexed: { terms: string[]; counts?: number[]; length: number; atMs: number };
 }
 
 export type WriteItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
@@ -49,13 +50,14 @@ export function upsertWrites(
 ): WriteItems {
   const { fact } = plan;
   const { tf, length } = indexTerms(fact.text);
+  const terms = Object.keys(tf).sort();
   const next: HeadItem = {
     lineageId: at.lineageId,
     factId: fact.id,
     version: fact.version,
     rev: (head?.rev ?? 0) + 1,
     pinned: fact.pinned,
-    indexed: { terms: Object.keys(tf).sort(), length, atMs: Date.parse(fact.updatedAt) },
+    indexed: { terms, counts: terms.map((t) => tf[t]!), length, atMs: Date.parse(fact.updatedAt) },
   };
   const put = (
     Item: Record<string, unknown>,
@@ -126,6 +128,46 @@ export function indexEntriesOf(tenantId: string, scope: string, head: HeadItem, 
     ? [{ ...keys.pinnedFact(tenantId, scope, head.factId), factId: head.factId, len: length, at: atMs }]
     : [];
   return [...postings, ...pin];
+}
+
+/** A postings item read for `term`, as a ranking candidate. */
+export const postingCandidate = (item: Record<string, unknown>, term: string): Candidate => ({
+  id: item.factId as string,
+  updatedAtMs: item.at as number,
+  pinned: item.pinned === true,
+  length: item.len as number,
+  tf: { [term]: item.tf as number },
+});
+
+/** A pinned-list item as a ranking candidate (matched by no term: pinned facts always are). */
+export const pinnedCandidate = (item: Record<string, unknown>): Candidate => ({
+  id: item.factId as string,
+  updatedAtMs: item.at as number,
+  pinned: true,
+  length: item.len as number,
+  tf: {},
+});
+
+/**
+ * A scope's candidates from its heads instead of its postings and pinned list: the same candidates,
+ * with the same values, since a head records what its version's entries were written from. Heads
+ * without term counts (written before they were kept) cannot be ranked this way: null.
+ */
+export function headCandidates(heads: HeadItem[], terms: string[]): Candidate[] | null {
+  const wanted = new Set(terms);
+  const out: Candidate[] = [];
+  for (const head of heads) {
+    const { counts, length, atMs } = head.indexed;
+    if (!counts) return null;
+    const tf: Record<string, number> = {};
+    head.indexed.terms.forEach((term, i) => {
+      if (wanted.has(term)) tf[term] = counts[i]!;
+    });
+    if (head.pinned || Object.keys(tf).length) {
+      out.push({ id: head.factId, updatedAtMs: atMs, pinned: head.pinned, length, tf });
+    }
+  }
+  return out;
 }
 
 /** Just the keys of those entries (what a write replaces and a deletion removes). */

@@ -33,8 +33,11 @@ import {
   type FactItemKey,
   type FactLocation,
   type HeadItem,
+  headCandidates,
   indexKeysOf,
   isHead,
+  pinnedCandidate,
+  postingCandidate,
   toFact,
   upsertWrites,
   type WriteItems,
@@ -52,8 +55,11 @@ export const factStoreLimits = {
   maxUpsertRetries: 10,
   /** items per Query page when listing a scope's or a chain's items */
   listPage: 100,
-  /** scopes a warm store remembers as holding facts (then cleared and learnt again) */
-  knownScopes: 10_000,
+  /** a scope whose lineages partition (heads and versions) holds fewer items than this is ranked
+   * from one Query of it; a larger one from its postings and pinned list */
+  wholeScopeItems: 100,
+  /** scopes a warm store remembers as larger than that (then cleared and learnt again) */
+  knownLarge: 10_000,
 } as const;
 
 /**
@@ -61,18 +67,17 @@ export const factStoreLimits = {
  * write to a lineage is one transaction conditioned on its head's revision: the new version, the old
  * one marked superseded, the head moved, the old version's postings and pinned entry deleted and the
  * new one's written. So concurrent writers of one key form one linear chain, and the index only ever
- * points at current versions. search() reads, per scope, one key of its lineages (is it empty?), then
- * the query terms' postings partitions and the pinned partition: never all of a tenant's facts.
+ * points at current versions. search() reads, per scope, its lineages partition in one Query when it
+ * is small (most are: empty, or a session's few dozen facts), else the query terms' postings
+ * partitions and the pinned partition: never all of a tenant's facts.
  */
 export class FactStore implements FactWriter {
   /**
-   * Scopes seen holding facts. Most scopes a build looks in are empty (the tenant-wide scope of an
-   * app that keeps facts per user, a session's own scope once it has a user): one Query shows it,
-   * instead of one per query term plus the pinned one. Only "has facts" is remembered, never
-   * "empty", so a fact written after a probe is found by the next search; a remembered scope
-   * whose facts are all gone since costs only the Queries it cost before.
+   * Scopes seen too large to read whole: their search goes straight to the postings. Only "large" is
+   * remembered, never "small" or "empty", so a fact written after a search is found by the next; a
+   * remembered scope that has shrunk since is still searched correctly, by its postings.
    */
-  private readonly scopesWithFacts = new Set<string>();
+  private readonly largeScopes = new Set<string>();
 
   constructor(
     private readonly table = env('factsTable'),
@@ -314,32 +319,32 @@ export class FactStore implements FactWriter {
     return out.Item ? (out.Item as FactItem) : null;
   }
 
-  /** A scope's candidates for the query terms: its postings lists and pinned facts. */
+  /**
+   * A scope's candidates for the query terms: from its heads when one Query page holds its whole
+   * lineages partition (1 request), else from its postings lists and pinned facts (1 per term + 1).
+   */
   private async candidates(tenantId: string, scope: string, terms: string[]): Promise<Candidate[][]> {
     const known = `${tenantId}\u0000${scope}`;
-    if (!this.scopesWithFacts.has(known)) {
-      if (!(await this.holdsFacts(tenantId, scope))) return [];
-      if (this.scopesWithFacts.size >= factStoreLimits.knownScopes) this.scopesWithFacts.clear();
-      this.scopesWithFacts.add(known);
+    if (!this.largeScopes.has(known)) {
+      const whole = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.factScope(tenantId, scope).pk },
+          Limit: factStoreLimits.wholeScopeItems,
+          ConsistentRead: true,
+        }),
+      );
+      const heads = (whole.Items ?? []).filter(isHead);
+      const fromHeads = whole.LastEvaluatedKey ? null : headCandidates(heads, terms);
+      if (fromHeads) return [fromHeads];
+      if (this.largeScopes.size >= factStoreLimits.knownLarge) this.largeScopes.clear();
+      this.largeScopes.add(known);
     }
     return Promise.all([
       ...terms.map((term) => this.postings(tenantId, scope, term)),
       this.pinned(tenantId, scope),
     ]);
-  }
-
-  /** Whether a scope has any lineage (one key read: its FACTS partition's first item). */
-  private async holdsFacts(tenantId: string, scope: string): Promise<boolean> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.factScope(tenantId, scope).pk },
-        Limit: 1,
-        ConsistentRead: true,
-      }),
-    );
-    return (out.Items ?? []).length > 0;
   }
 
   private async postings(tenantId: string, scope: string, term: string): Promise<Candidate[]> {
@@ -352,13 +357,7 @@ export class FactStore implements FactWriter {
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map((i) => ({
-      id: i.factId,
-      updatedAtMs: i.at,
-      pinned: i.pinned === true,
-      length: i.len,
-      tf: { [term]: i.tf },
-    }));
+    return (out.Items ?? []).map((i) => postingCandidate(i, term));
   }
 
   private async pinned(tenantId: string, scope: string): Promise<Candidate[]> {
@@ -371,13 +370,7 @@ export class FactStore implements FactWriter {
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map((i) => ({
-      id: i.factId,
-      updatedAtMs: i.at,
-      pinned: true,
-      length: i.len,
-      tf: {},
-    }));
+    return (out.Items ?? []).map(pinnedCandidate);
   }
 
   private async batchGet(tenantId: string, ids: string[]): Promise<Map<string, Fact>> {

@@ -11,7 +11,7 @@ import { lineageIdOf, scopeOf, versionIdOf } from '../../lambdas/domain/fact-ups
 import type { Fact } from '../../lambdas/domain/facts';
 import type { FactQuery } from '../../lambdas/domain/retrieval';
 import { dynamo } from '../../lambdas/stores/clients';
-import { type FactItemKey, FactStore } from '../../lambdas/stores/fact-store';
+import { type FactItemKey, FactStore, factStoreLimits } from '../../lambdas/stores/fact-store';
 import { keys } from '../../lambdas/stores/keys';
 import { uniqueId } from '../support/ids';
 
@@ -80,6 +80,20 @@ async function drain(pages: AsyncGenerator<FactItemKey[]>): Promise<FactItemKey[
 const deleteAll = async (found: FactItemKey[]) => {
   for (const Key of found) await dynamo().send(new DeleteCommand({ TableName: table, Key }));
 };
+
+/** A FactStore over the real client, noting the partition each Query reads (not a mock: it passes on). */
+function countingQueries() {
+  const queries: string[] = [];
+  const counting = {
+    send: (command: { constructor: { name: string }; input: { ExpressionAttributeValues?: object } }) => {
+      if (command.constructor.name === 'QueryCommand') {
+        queries.push(String((command.input.ExpressionAttributeValues as { ':pk': string })[':pk']));
+      }
+      return dynamo().send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return { counted: new FactStore(table, counting), queries };
+}
 
 describe('FactStore against the emulator', () => {
   it('supersedes by key: a new version with its own id, the old one kept as history and never served', async () => {
@@ -423,34 +437,58 @@ describe('FactStore against the emulator', () => {
     expect(await texts(tenant, query('support'))).toEqual(['Support hours are 9 to 5 CET']);
   });
 
-  it('looks into an empty scope with one read, and finds a fact written there after it looked', async () => {
+  it('reads a small scope in one Query (an empty one too), and finds a fact written after it looked', async () => {
     const tenant = uniqueId('t');
-    const queries: string[] = [];
-    const counting = {
-      send: (command: { constructor: { name: string }; input: { ExpressionAttributeValues?: object } }) => {
-        if (command.constructor.name === 'QueryCommand') {
-          queries.push(String((command.input.ExpressionAttributeValues as { ':pk': string })[':pk']));
-        }
-        return dynamo().send(command as never);
-      },
-    } as unknown as DynamoDBDocumentClient;
-    const probing = new FactStore(table, counting);
+    const { counted, queries } = countingQueries();
     const q = query('invoice currency euro', { userId: 'u1' });
+    const whole = [keys.factScope(tenant, '*').pk, keys.factScope(tenant, scopeOf('u1')).pk];
     // Two scopes (tenant-wide and u1), three terms: one read each instead of four.
-    expect(await probing.search(tenant, q)).toEqual([]);
-    expect(queries).toEqual([keys.factScope(tenant, '*').pk, keys.factScope(tenant, scopeOf('u1')).pk]);
+    expect(await counted.search(tenant, q)).toEqual([]);
+    expect(queries).toEqual(whole);
 
-    // Emptiness is never remembered: the same store finds what was written since.
+    // Nothing is remembered of a small scope: the same store finds what was written since, and a
+    // scope with a few facts is still one read (no postings, no pinned list).
     await store.upsert(tenant, { userId: 'u1', text: 'Invoices for u1 are in euro' });
+    await store.upsert(tenant, { userId: 'u1', text: 'Always answer u1 in German', pinned: true });
+    await store.upsert(tenant, { userId: 'u1', text: 'u1 support tier is gold' });
     queries.length = 0;
-    expect((await probing.search(tenant, q)).map((s) => s.fact.text)).toEqual([
+    expect((await counted.search(tenant, q)).map((s) => s.fact.text)).toEqual([
+      'Always answer u1 in German',
       'Invoices for u1 are in euro',
     ]);
-    // u1 now holds facts: its terms and pinned partition are read (and next time without the probe).
+    expect(queries).toEqual(whole);
+  });
+
+  it('reads a scope too large for one Query by its postings, ranked the same, and remembers it is large', async () => {
+    const tenant = uniqueId('t');
+    // Each fact is two items of the scope's lineages partition (head and version): this fills one page.
+    const facts = factStoreLimits.wholeScopeItems / 2;
+    for (let i = 0; i < facts; i++) {
+      await store.upsert(tenant, {
+        userId: 'u1',
+        key: `k${i}`,
+        text: i % 10 === 0 ? `Invoice ${i} for u1 is in euro` : `Filler fact number ${i} about the weather`,
+        pinned: i === 7,
+      });
+    }
+    const { counted, queries } = countingQueries();
+    const q = { ...query('invoice currency euro', { userId: 'u1' }), topK: 4 };
+    const found = (await counted.search(tenant, q)).map((s) => s.fact.text);
+    expect(found).toEqual([
+      'Filler fact number 7 about the weather',
+      'Invoice 40 for u1 is in euro',
+      'Invoice 30 for u1 is in euro',
+      'Invoice 20 for u1 is in euro',
+    ]);
+    const u1 = keys.factScope(tenant, scopeOf('u1')).pk;
+    expect(queries.filter((pk) => pk === u1)).toHaveLength(1);
     expect(queries.filter((pk) => pk.includes('#TERM#'))).toHaveLength(3);
+    expect(queries.filter((pk) => pk === keys.pinnedFacts(tenant, scopeOf('u1')).pk)).toHaveLength(1);
+
+    // Next time straight to the postings; the tenant-wide scope (small: empty) is read whole again.
     queries.length = 0;
-    await probing.search(tenant, q);
-    expect(queries.filter((pk) => pk === keys.factScope(tenant, scopeOf('u1')).pk)).toEqual([]);
+    expect((await counted.search(tenant, q)).map((s) => s.fact.text)).toEqual(found);
+    expect(queries.filter((pk) => pk === u1)).toEqual([]);
     expect(queries.filter((pk) => pk === keys.factScope(tenant, '*').pk)).toHaveLength(1);
   });
 

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { lineageIdOf, planUpsert } from '../../lambdas/domain/fact-upsert';
-import { type HeadItem, indexKeysOf, upsertWrites, type WriteItems } from '../../lambdas/stores/fact-items';
+import { mergeCandidates, queryTerms } from '../../lambdas/domain/retrieval';
+import {
+  type HeadItem,
+  headCandidates,
+  indexKeysOf,
+  pinnedCandidate,
+  postingCandidate,
+  upsertWrites,
+  type WriteItems,
+} from '../../lambdas/stores/fact-items';
+import { keys } from '../../lambdas/stores/keys';
 
 const at = { scope: '*', lineageId: lineageIdOf({ key: 'k', text: '' }) };
 /** 40 distinct words: more than the 32 terms a fact is indexed under */
@@ -55,5 +65,63 @@ describe('upsertWrites', () => {
     const deleted = new Set(writes.filter((w) => w.Delete).map(keyOf));
     expect(deleted).toEqual(new Set(indexKeysOf('t1', '*', head).map((k) => `${k.pk}|${k.sk}`)));
     expect([...deleted].every((k) => k.endsWith(first.fact.id))).toBe(true);
+  });
+});
+
+describe('headCandidates', () => {
+  // A small scope: some facts share words, some repeat one (tf > 1), some are pinned, one was superseded.
+  const texts = [
+    'Ana moved to Porto in May; Porto suits Ana.',
+    'Invoices are in euro, invoices go out monthly.',
+    'Always answer in Portuguese.',
+    'The support tier is gold.',
+    'Ana prefers tea over coffee, tea every morning.',
+  ];
+  const writes = texts.flatMap((text, i) => {
+    const at = { scope: 'u1', lineageId: lineageIdOf({ key: `k${i}`, text }) };
+    const plan = planUpsert(
+      null,
+      { key: `k${i}`, text, pinned: i === 2 },
+      10,
+      new Date(Date.UTC(2026, 0, i + 1)),
+    );
+    return upsertWrites('Facts', 't1', at, null, plan);
+  });
+  const heads = writes.map((w) => w.Put?.Item).filter((i) => i && typeof i.rev === 'number') as HeadItem[];
+  const items = writes.flatMap((w) => (w.Put ? [w.Put.Item as Record<string, unknown>] : []));
+
+  /** What the postings path reads for these terms: each term's postings, and the pinned list. */
+  const fromIndex = (terms: string[]) =>
+    mergeCandidates([
+      ...terms.flatMap((term) =>
+        items
+          .filter((i) => i.pk === keys.factTerm('t1', 'u1', term).pk)
+          .map((i) => postingCandidate(i, term)),
+      ),
+      ...items.filter((i) => i.pk === keys.pinnedFacts('t1', 'u1').pk).map(pinnedCandidate),
+    ]);
+
+  it.each([
+    'Where did Ana move?',
+    'what currency are invoices in',
+    'tea or coffee for Ana in the morning',
+    'nothing matches this',
+  ])('gives the candidates the postings and pinned list give: %s', (question) => {
+    const terms = queryTerms(question);
+    expect(heads).toHaveLength(texts.length);
+    const viaHeads = mergeCandidates(headCandidates(heads, terms)!);
+    expect(viaHeads).toEqual(fromIndex(terms));
+    // Never only the pinned fact, unless nothing else matches.
+    expect(viaHeads.some((c) => Object.keys(c.tf).length > 0)).toBe(question !== 'nothing matches this');
+  });
+
+  it('counts a repeated term (tf 2) as its postings do', () => {
+    const matched = headCandidates(heads, ['tea'])!.filter((c) => !c.pinned);
+    expect(matched.map((c) => c.tf)).toEqual([{ tea: 2 }]);
+  });
+
+  it('gives up (null) on a head written before term counts were kept', () => {
+    const old = heads.map((h, i) => (i === 1 ? { ...h, indexed: { ...h.indexed, counts: undefined } } : h));
+    expect(headCandidates(old, ['invoic'])).toBeNull();
   });
 });

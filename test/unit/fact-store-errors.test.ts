@@ -7,7 +7,9 @@ const db = {
   send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
     const name = command.constructor.name;
     if (name === 'QueryCommand') {
-      return { Items: [{ factId: 'f-1', tf: 1, len: 2, at: Date.now(), pinned: false }] };
+      // A scope's whole lineages partition: one head, whose fact has the query's term.
+      const indexed = { terms: ['order'], counts: [1], length: 2, atMs: Date.now() };
+      return { Items: [{ lineageId: 'l-1', factId: 'f-1', version: 1, rev: 1, pinned: false, indexed }] };
     }
     if (name === 'BatchGetCommand') {
       const requested = (command.input.RequestItems as Record<string, { Keys: unknown[] }>).Facts!.Keys;
