@@ -191,11 +191,12 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
       ],
       tokenizes: true,
       // Read only, and only the calls the builder makes: one item, one profile, fact postings + facts,
-      // recall counters + postings, the log's tail and recalled turns.
+      // recall counters + postings, the log's tail and recalled turns. The item, the profile and the
+      // counters are read at once, as one BatchGetItem (stores/coalesced-gets.ts).
       grant: (f) => {
         const read = (actions: string[], tables: dynamodb.Table[]) =>
           f.addToRolePolicy(new iam.PolicyStatement({ actions, resources: tables.map((x) => x.tableArn) }));
-        read(['dynamodb:GetItem'], [t.sessions, t.profiles, t.recall]);
+        read(['dynamodb:GetItem', 'dynamodb:BatchGetItem'], [t.sessions, t.profiles, t.recall]);
         read(['dynamodb:Query', 'dynamodb:BatchGetItem'], [t.facts, t.events]);
         read(['dynamodb:Query'], [t.recall]);
         readPolicies(f);

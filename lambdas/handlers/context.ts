@@ -11,6 +11,8 @@ import { type TokenCounter, tiktokenCounter } from '../domain/tokens';
 import { parseWith } from '../domain/validation';
 import { httpApi } from '../http/middleware';
 import { logger, metrics } from '../http/observability';
+import { dynamo } from '../stores/clients';
+import { coalescingGets } from '../stores/coalesced-gets';
 import { FactStore } from '../stores/fact-store';
 import { PolicyStore } from '../stores/policy-store';
 import { ProfileStore } from '../stores/profile-store';
@@ -38,12 +40,15 @@ export const deps: {
 
 function builderDeps(): BuilderDeps {
   const deadlineMs = deps.deadlineMs ?? envInt('storeDeadlineMs', DEFAULT_STORE_DEADLINE_MS);
+  // The session item, the profile and the recall counters are read at once: one BatchGetItem.
+  const reads = coalescingGets(dynamo());
   // The session item holds summary and recent turns; the event log is read only for recall's tail.
-  deps.sessions ??= new SessionStore();
+  deps.sessions ??= new SessionStore(undefined, undefined, reads);
   if (deps.facts === undefined) deps.facts = process.env[envNames.factsTable] ? new FactStore() : null;
   if (deps.profiles === undefined)
-    deps.profiles = process.env[envNames.profilesTable] ? new ProfileStore() : null;
-  if (deps.recall === undefined) deps.recall = process.env[envNames.recallTable] ? new RecallStore() : null;
+    deps.profiles = process.env[envNames.profilesTable] ? new ProfileStore(undefined, reads) : null;
+  if (deps.recall === undefined)
+    deps.recall = process.env[envNames.recallTable] ? new RecallStore(undefined, undefined, reads) : null;
   deps.pins ??= new PolicyPins(deps.policies ?? new PolicyStore(), deps.tokens, {
     labelTtlMs: deps.labelTtlMs ?? envInt('policyLabelTtlMs', DEFAULT_POLICY_LABEL_TTL_MS),
     deadlineMs,

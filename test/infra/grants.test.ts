@@ -80,7 +80,8 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
     expect(grants.Context).toEqual({
       'dynamodb:GetItem': ['Profiles', 'Recall', 'Sessions', 'Tenants'],
       'dynamodb:Query': ['Events', 'Facts', 'Recall'],
-      'dynamodb:BatchGetItem': ['Events', 'Facts'],
+      // The session item, profile and recall counters in one request (stores/coalesced-gets.ts).
+      'dynamodb:BatchGetItem': ['Events', 'Facts', 'Profiles', 'Recall', 'Sessions'],
     });
   });
 
