@@ -189,14 +189,16 @@ describe('recall', () => {
     expect((await ask(unindexed, 'What is Ana scared of?')).hits.map((h) => h.seq)).toEqual([2, 1]);
   });
 
-  it('keeps the speaker flag through the stored postings, and reads postings stored before it', () => {
+  it('keeps the speaker flag and tokens through the stored postings, and reads postings stored before them', () => {
     const postings = [
-      { sessionId: 's1', seq: 4, tf: 1, len: 6, day: 19500, q: 0, e: '', sp: 1 },
-      { sessionId: 's1', seq: 9, tf: 2, len: 11, day: 19501, q: 2, e: 'mirela porto' },
+      { sessionId: 's1', seq: 4, tf: 1, len: 6, day: 19500, q: 0, e: '', sp: 1, tok: 14 },
+      { sessionId: 's1', seq: 9, tf: 2, len: 11, day: 19501, q: 2, e: 'mirela porto', tok: 31 },
     ];
     expect(decodePostings('s1', encodePostings(postings))).toEqual(postings);
-    const { sp: _, ...stored } = postings[0]!;
+    const { sp: _, tok: __, ...stored } = postings[0]!;
+    // Before the speaker flag, and with it but before tokens.
     expect(decodePostings('s1', '4,1,6,19500,0,')).toEqual([stored]);
+    expect(decodePostings('s1', '4,1,6,19500,0,,1')).toEqual([{ ...stored, sp: 1 }]);
   });
 
   it('follows a name the best hit states to the turn that answers (second round)', async () => {
@@ -228,7 +230,7 @@ describe('recall', () => {
       tenantId: 't',
       sessionId: 's1',
       input: 'In which city does the friend who gave Ana a vintage camera live?',
-      room: 100,
+      room: 200,
     });
     expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
     // The turns were asked for before the second round's postings were back.
