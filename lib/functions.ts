@@ -222,13 +222,15 @@ export function functionSpecs(r: Resources): Record<FunctionName | 'authorizer',
         allow(f, t.facts, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
         // The session's tombstone, checked in the summary's transaction; each recall batch's listing.
         allow(f, t.registry, ['ConditionCheckItem', 'GetItem', 'PutItem']);
-        // The recall indexer: counters (Get, Put-if-absent, conditional Update) and postings (BatchWrite).
+        // The recall indexer: counters (Get, Put-if-absent, conditional Update), postings (BatchWrite)
+        // and the session scope's pack (Get, conditional Put, Delete when it cannot follow).
         f.addToRolePolicy(
           new iam.PolicyStatement({
             actions: [
               'dynamodb:GetItem',
               'dynamodb:PutItem',
               'dynamodb:UpdateItem',
+              'dynamodb:DeleteItem',
               'dynamodb:BatchWriteItem',
             ],
             resources: [t.recall.tableArn],

@@ -109,6 +109,8 @@ export interface ScopeSnapshot {
   stats: ScopeStats;
   /** per query term: the postings of its first blocksPerTerm blocks, and how many it has in all */
   terms: Map<string, { postings: Posting[]; total: number }>;
+  /** present when the scope's whole index is at hand (its pack): further terms cost no read */
+  lookup?: (terms: string[]) => ScopeSnapshot['terms'];
 }
 
 export interface RecallHit {
@@ -480,16 +482,22 @@ export async function recallFor(
   };
   const expansion = expansionTerms(hits, weights);
   if (expansion.length) {
-    const [more, moreUser] = await Promise.all([
-      port.snapshot(req.tenantId, sessionScope(req.sessionId), expansion, session.stats),
-      user && req.userId ? port.snapshot(req.tenantId, userScope(req.userId), expansion, user.stats) : null,
-      fetch(toFetch(hits, maxHits, req.room).wanted),
+    // From a pack, the second round reads nothing: rank again first, then fetch once.
+    const atHand = session.lookup && (!user || user.lookup);
+    const more = (snap: ScopeSnapshot, scope: Scope) =>
+      snap.lookup
+        ? { ...snap, terms: snap.lookup(expansion) }
+        : port.snapshot(req.tenantId, scope, expansion, snap.stats);
+    const [moreSession, moreUser] = await Promise.all([
+      more(session, sessionScope(req.sessionId)),
+      user && req.userId ? more(user, userScope(req.userId)) : null,
+      atHand ? null : fetch(toFetch(hits, maxHits, req.room).wanted),
     ]);
     for (const t of expansion) weights.set(t, EXPANSION_WEIGHT);
     hits = rankRecall({
       weights,
       sessionId: req.sessionId,
-      session: merge(session, more),
+      session: merge(session, moreSession),
       user: user && moreUser ? merge(user, moreUser) : user,
       tail: tail.turns,
     });
@@ -570,6 +578,14 @@ export interface RecallIndexPort {
     sessionId: string,
     batch: { from: number; to: number; docs: number; length: number },
   ): Promise<boolean>;
+  /** adds the batch to the session scope's pack (recall-pack.ts), after its counters moved; a pack
+   * that cannot follow (missed a batch, grew too large) is dropped, and builds read the blocks */
+  pack(
+    tenantId: string,
+    sessionId: string,
+    batch: { from: number; to: number; docs: number },
+    byTerm: Map<string, Posting[]>,
+  ): Promise<void>;
 }
 
 /** The turns of a session after a seq, oldest first, up to a bound (the event log's reader). */
@@ -599,6 +615,10 @@ export async function indexSession(
     await port.writePostings(ref.tenantId, scope, from, byTerm);
     if (await port.advance(ref.tenantId, scope, ref.sessionId, { from, to: lastSeq, docs, length })) {
       indexed += docs;
+      // Only the run that moved the counters packs the batch: the pack follows them exactly.
+      if (scope === sessionScope(ref.sessionId)) {
+        await port.pack(ref.tenantId, ref.sessionId, { from, to: lastSeq, docs }, byTerm);
+      }
     }
   }
   return { indexed };

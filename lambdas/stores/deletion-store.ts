@@ -432,6 +432,7 @@ export class DeletionStore {
         if (userId && !inUser) await this.uncount(ctx, sessionId, userId);
         return this.remove(ctx, [
           { table: this.t.recall, key: keys.recallStats(tenantId, sessionScope(sessionId)), store: 'recall' },
+          { table: this.t.recall, key: keys.recallPack(tenantId, sessionScope(sessionId)), store: 'recall' },
         ]);
       case 'events':
         for (;;) {

@@ -74,6 +74,8 @@ export const keys = {
   profile: (tenantId: string, userId: string) => ({ pk: `${t(tenantId)}#U#${userId}#PROFILE` }),
   /** recall table: a scope's counters (documents, length, per-session watermarks). */
   recallStats: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#R#${scope}`, sk: 'STATS' }),
+  /** recall table: a session scope's whole index in one item, beside its counters (domain/recall-pack.ts). */
+  recallPack: (tenantId: string, scope: string) => ({ pk: `${t(tenantId)}#R#${scope}`, sk: 'PACK' }),
   /** recall table: a term's postings in a scope, one block per indexed batch (sk = session id # the
    * padded watermark the batch starts after). */
   recallTerm: (tenantId: string, scope: string, term: string) => ({

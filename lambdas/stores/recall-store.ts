@@ -1,6 +1,8 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -19,14 +21,19 @@ import {
   type Scope,
   type ScopeSnapshot,
   type ScopeStats,
+  sessionScope,
   type Tail,
 } from '../domain/recall';
+import { decodePack, emptyPack, encodePack, type Pack, packAdd, packLookup } from '../domain/recall-pack';
 import type { SessionEvent, StoredTurn } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
 import { Registry } from './registry';
 
 const BATCH_GET = 100;
+/** A pack larger than this (gzipped) is dropped: DynamoDB's items stop at 400 KB, and a build reads it
+ * whole (bench:recall: about 15 KB for a 600-turn conversation). */
+const PACK_MAX_BYTES = 200_000;
 const BATCH_WRITE = 25;
 const MAX_BATCH_RETRIES = 8;
 
@@ -65,6 +72,24 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     terms: string[],
     known?: ScopeStats,
   ): Promise<ScopeSnapshot> {
+    if (!known && scope.startsWith('S:')) {
+      // A session scope's counters and pack are read at once (with the session item, when the client
+      // coalesces): a pack at the counters' watermark answers every term without a Query.
+      const [stats, pack] = await Promise.all([this.stats(tenantId, scope), this.readPack(tenantId, scope)]);
+      const sessionId = scope.slice(2);
+      if (pack && pack.w === (stats.watermarks[sessionId] ?? 0) && pack.docs === stats.docs) {
+        const postingsOf = packLookup(pack.pack, sessionId);
+        const lookup = (ts: string[]) =>
+          new Map(
+            ts.map((term) => {
+              const postings = postingsOf(term);
+              return [term, { postings, total: postings.length }];
+            }),
+          );
+        return { scope, stats, terms: lookup(terms), lookup };
+      }
+      return this.snapshot(tenantId, scope, terms, stats);
+    }
     const [stats, ...lists] = await Promise.all([
       known ?? this.stats(tenantId, scope),
       ...terms.map((term) => this.postings(tenantId, scope, term)),
@@ -107,6 +132,59 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
       start = page.LastEvaluatedKey;
     } while (start);
     return { postings, total };
+  }
+
+  private async readPack(tenantId: string, scope: string) {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.recallPack(tenantId, scope), ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (!item) return null;
+    return {
+      w: Number(item.w),
+      docs: Number(item.docs),
+      batches: Number(item.batches),
+      pack: decodePack(gunzipSync(item.z as Uint8Array).toString('utf8')),
+    };
+  }
+
+  async pack(
+    tenantId: string,
+    sessionId: string,
+    batch: { from: number; to: number; docs: number },
+    byTerm: Map<string, Posting[]>,
+  ): Promise<void> {
+    const key = keys.recallPack(tenantId, sessionScope(sessionId));
+    const had = await this.readPack(tenantId, sessionScope(sessionId));
+    // A pack follows the counters batch by batch from the first; one that missed a batch (a run cut
+    // short between the counters and the pack, or a session indexed before packs) cannot catch up.
+    const base: { pack: Pack; docs: number; batches: number } | null = had
+      ? had.w === batch.from
+        ? had
+        : null
+      : batch.from === 0
+        ? { pack: emptyPack(), docs: 0, batches: 0 }
+        : null;
+    const z = base && gzipSync(encodePack(packAdd(base.pack, byTerm)));
+    // Builds read the blocks instead when the pack is gone: past recallLimits.blocksPerTerm batches
+    // (what the blocks path reads of a term), or too large for one read.
+    if (!base || !z || base.batches + 1 > recallLimits.blocksPerTerm || z.byteLength > PACK_MAX_BYTES) {
+      if (had) await this.db.send(new DeleteCommand({ TableName: this.table, Key: key }));
+      return;
+    }
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...key, w: batch.to, docs: base.docs + batch.docs, batches: base.batches + 1, z },
+          ConditionExpression: had ? 'w = :from' : 'attribute_not_exists(pk)',
+          ...(had ? { ExpressionAttributeValues: { ':from': batch.from } } : {}),
+        }),
+      );
+    } catch (err) {
+      // Another run packed first: builds check the pack against the counters, so either way is safe.
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+    }
   }
 
   async tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail> {

@@ -72,7 +72,7 @@ describe('least privilege: each function may make exactly the DynamoDB calls its
       'dynamodb:GetItem': ['Facts', 'Recall', 'Registry', 'Sessions'],
       'dynamodb:PutItem': ['Events', 'Facts', 'Recall', 'Registry', 'Sessions'],
       'dynamodb:ConditionCheckItem': ['Registry'],
-      'dynamodb:DeleteItem': ['Facts'],
+      'dynamodb:DeleteItem': ['Facts', 'Recall'],
       'dynamodb:Query': ['Events'],
       'dynamodb:UpdateItem': ['Facts', 'Recall'],
       'dynamodb:BatchWriteItem': ['Recall'],

@@ -120,4 +120,42 @@ describe('RecallStore against DynamoDB', () => {
     const other = { tenantId: uniqueId('rc'), sessionId: 'b' };
     expect((await recallFor(recall, { room: 2000, ...other, userId: 'u1', input })).hits).toEqual([]);
   });
+
+  it("packs a session scope's index as it is indexed: a build's snapshot answers every term from it, as the blocks do", async () => {
+    const ref = { tenantId: uniqueId('rc'), sessionId: 's1' };
+    await append(ref, ['Ben: my grandmother Lucia taught me to bake sourdough', ...chatter(12)]);
+    await index(ref);
+    await append(ref, ['Ana: Lucia moved to Porto last spring', ...chatter(8)]);
+    await index(ref);
+    const terms = ['lucia', 'sourdough', 'weather', 'porto', 'absent'];
+    const packed = await recall.snapshot(ref.tenantId, 'S:s1', terms);
+    expect(packed.lookup).toBeDefined();
+    expect(packed.stats.watermarks).toEqual({ s1: 22 });
+    // With counters given, the blocks are read: the same postings, term by term.
+    const blocks = await recall.snapshot(ref.tenantId, 'S:s1', terms, packed.stats);
+    expect(blocks.lookup).toBeUndefined();
+    expect(packed.terms).toEqual(blocks.terms);
+    expect(packed.terms.get('lucia')?.postings.map((p) => p.seq)).toEqual([1, 14]);
+    // More terms from the same read.
+    expect(packed.lookup!(['bake']).get('bake')?.total).toBe(1);
+
+    // A batch whose counters moved without its pack (a run cut short): the pack is stale, never read,
+    // and the next batch drops it instead of building on it.
+    await append(ref, ['Ben: Porto has the best bakeries', ...chatter(3)]);
+    const stats = await recall.stats(ref.tenantId, 'S:s1');
+    await recall.advance(ref.tenantId, 'S:s1', 's1', { from: 22, to: 26, docs: 4, length: 20 });
+    expect((await recall.snapshot(ref.tenantId, 'S:s1', ['porto'])).lookup).toBeUndefined();
+    await append(ref, chatter(2));
+    await index(ref);
+    expect(stats.watermarks).toEqual({ s1: 22 });
+    const pack = await dynamo().send(
+      new QueryCommand({
+        TableName: env('recallTable'),
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': keys.recallPack(ref.tenantId, 'S:s1').pk, ':sk': 'PACK' },
+      }),
+    );
+    expect(pack.Items).toEqual([]);
+    expect((await recall.snapshot(ref.tenantId, 'S:s1', ['lucia'])).lookup).toBeUndefined();
+  });
 });

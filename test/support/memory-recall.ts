@@ -5,16 +5,24 @@ import {
   type RecallReadPort,
   type Scope,
   type ScopeStats,
+  sessionScope,
 } from '../../lambdas/domain/recall';
+import { emptyPack, type Pack, packAdd, packLookup } from '../../lambdas/domain/recall-pack';
 import type { StoredTurn } from '../../lambdas/domain/session';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
-/** The recall index and event log in memory, with the same semantics as the DynamoDB store. */
+/**
+ * The recall index and event log in memory, with the same semantics as the DynamoDB store. Session
+ * scopes are packed as they are indexed; snapshot() reads a current pack only when `usePacks`.
+ */
 export class MemoryRecall implements RecallReadPort, RecallIndexPort {
   readonly log = new Map<string, StoredTurn[]>();
   private readonly counters = new Map<Scope, ScopeStats>();
   private readonly postings = new Map<string, Map<string, Posting>>();
+  private readonly packs = new Map<Scope, { w: number; docs: number; pack: Pack }>();
+
+  constructor(readonly usePacks = false) {}
 
   append(sessionId: string, contents: string[], at = '2026-03-01T10:00:00.000Z', tokens = bytes) {
     const turns = this.log.get(sessionId) ?? [];
@@ -59,8 +67,34 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
     });
     return true;
   }
+  async pack(
+    _t: string,
+    sessionId: string,
+    b: { from: number; to: number; docs: number },
+    byTerm: Map<string, Posting[]>,
+  ) {
+    const scope = sessionScope(sessionId);
+    const had = this.packs.get(scope);
+    const base = had ? (had.w === b.from ? had : null) : b.from === 0 ? { docs: 0, pack: emptyPack() } : null;
+    if (!base) this.packs.delete(scope);
+    else this.packs.set(scope, { w: b.to, docs: base.docs + b.docs, pack: packAdd(base.pack, byTerm) });
+  }
   async snapshot(_t: string, scope: Scope, terms: string[], known?: ScopeStats) {
     const stats = known ?? (await this.stats('', scope));
+    const pack = this.packs.get(scope);
+    const sessionId = scope.slice(2);
+    if (
+      this.usePacks &&
+      !known &&
+      pack &&
+      pack.w === stats.watermarks[sessionId] &&
+      pack.docs === stats.docs
+    ) {
+      const postingsOf = packLookup(pack.pack, sessionId);
+      const lookup = (ts: string[]) =>
+        new Map(ts.map((term) => [term, { postings: postingsOf(term), total: postingsOf(term).length }]));
+      return { scope, stats, terms: lookup(terms), lookup };
+    }
     return {
       scope,
       stats,

@@ -354,3 +354,72 @@ describe('budget(): the recall section', () => {
     expect(out.usage.tokensTotal).toBeLessThanOrEqual(400);
   });
 });
+
+describe('recall from a pack (a session scope whole index in one item)', () => {
+  /** The same conversation in two stores, indexed in three batches; one reads packs, one blocks. */
+  async function both() {
+    const stores = [new MemoryRecall(false), new MemoryRecall(true)];
+    for (const mem of stores) {
+      mem.append('s1', ['Ana: my friend Mirela gave me a vintage camera for my birthday', ...chatter(30)]);
+      await mem.index('s1');
+      mem.append('s1', ['Ana: big news from Mirela, she moved to Valencia last month', ...chatter(20, 4)]);
+      await mem.index('s1');
+      mem.append('s1', [
+        'Ana: which vaccine does my dog Biscuit need?',
+        'Ben: Biscuit needs the rabies shot.',
+      ]);
+      await mem.index('s1');
+      // An unindexed tail, scored from the log either way.
+      mem.append('s1', ['Ben: did Mirela like Valencia in the end?', ...chatter(3, 2)]);
+    }
+    return stores as [MemoryRecall, MemoryRecall];
+  }
+
+  it.each([
+    'In which city does the friend who gave Ana a vintage camera live?',
+    'When is the rabies shot for Biscuit?',
+    'what does Ana think about the weather and football',
+    'nothing here matches',
+  ])('ranks and fetches exactly what the blocks give: %s', async (question) => {
+    const [blocks, packed] = await both();
+    const a = await ask(blocks, question);
+    const b = await ask(packed, question);
+    expect(b.hits).toEqual(a.hits);
+    expect([...b.turns.keys()].sort()).toEqual([...a.turns.keys()].sort());
+    expect(b.complete).toBe(true);
+  });
+
+  it('reads nothing for the second round, and fetches the turns once', async () => {
+    const [, packed] = await both();
+    const port: MemoryRecall = Object.create(packed);
+    const calls: string[] = [];
+    port.snapshot = async (...args) => {
+      calls.push('snapshot');
+      return packed.snapshot(...args);
+    };
+    port.turns = async (...args) => {
+      calls.push('turns');
+      return packed.turns(...args);
+    };
+    const r = await ask(port, 'In which city does the friend who gave Ana a vintage camera live?');
+    expect(r.hits.slice(0, 2).map((h) => h.seq)).toEqual([1, 32]);
+    expect(calls).toEqual(['snapshot', 'turns']);
+  });
+
+  it('is never read once it missed a batch (a run cut short between counters and pack): the blocks serve', async () => {
+    const mem = new MemoryRecall(true);
+    mem.append('s1', ['Ana: my friend Mirela gave me a vintage camera', ...chatter(10)]);
+    await mem.index('s1');
+    // The second batch's counters move, its pack never comes.
+    const pack = mem.pack.bind(mem);
+    mem.pack = async () => {};
+    mem.append('s1', ['Ana: Mirela moved to Valencia', ...chatter(10, 3)]);
+    await mem.index('s1');
+    mem.pack = pack;
+    mem.append('s1', chatter(10, 5));
+    await mem.index('s1');
+    const snap = await mem.snapshot('t', 'S:s1', ['mirela']);
+    expect(snap.lookup).toBeUndefined();
+    expect(snap.terms.get('mirela')?.postings.map((p) => p.seq)).toEqual([1, 12]);
+  });
+});
