@@ -1,25 +1,29 @@
 import type { Posting } from './recall';
+import type { StoredTurn } from './session';
 
 /**
  * A session scope's whole recall index packed into one text, which the store keeps gzipped in one
  * item beside the scope's counters. A build reads it with the session item and the counters in one
- * request, and it answers every term the build asks, both rounds, with no Query. It holds exactly the
- * postings the term blocks hold up to the same watermark, so either way ranks the same.
+ * request, and it answers every term the build asks, both rounds, and hands over the recalled turns,
+ * with no Query and no turn fetch. It holds exactly the postings the term blocks hold up to the same
+ * watermark, so either way ranks the same, and copies of the log's turns (which never change).
  *
  * Line 1 lists the documents, `seq,len,day,q,names,tok|…` (names space-separated, tok empty when
- * unknown); then one line per term, `term\tseq,tf[,1]|…` (1: the term is the turn's speaker).
- * Postings are in seq order, as indexed.
+ * unknown); then one line per term, `term\tseq,tf[,1]|…` (1: the term is the turn's speaker), and one
+ * per turn of the log, `#seq\t<the turn as JSON>`. Postings are in seq order, as indexed.
  */
 export interface Pack {
   docs: string;
   /** per term, its line's postings (undecoded: a build decodes only the terms it asks) */
   terms: Map<string, string>;
+  /** per seq, the turn as JSON (parsed only when recalled) */
+  turns: Map<number, string>;
 }
 
-export const emptyPack = (): Pack => ({ docs: '', terms: new Map() });
+export const emptyPack = (): Pack => ({ docs: '', terms: new Map(), turns: new Map() });
 
-/** The pack with a batch's postings added (its turns all come after the pack's). */
-export function packAdd(pack: Pack, byTerm: Map<string, Posting[]>): Pack {
+/** The pack with a batch added: its postings, and all its turns (a neighbour may be any turn). */
+export function packAdd(pack: Pack, byTerm: Map<string, Posting[]>, batch: StoredTurn[]): Pack {
   const docs = new Map<number, Posting>();
   const terms = new Map(pack.terms);
   for (const [term, postings] of byTerm) {
@@ -34,21 +38,36 @@ export function packAdd(pack: Pack, byTerm: Map<string, Posting[]>): Pack {
     .sort((a, b) => a.seq - b.seq)
     .map((p) => `${p.seq},${p.len},${p.day},${p.q},${p.e},${p.tok ?? ''}`);
   const all = pack.docs ? [pack.docs, ...added] : added;
-  return { docs: all.join('|'), terms };
+  const turns = new Map(pack.turns);
+  for (const t of batch) turns.set(t.seq, JSON.stringify(t));
+  return { docs: all.join('|'), terms, turns };
 }
 
 export function encodePack(pack: Pack): string {
-  return [pack.docs, ...[...pack.terms].map(([term, line]) => `${term}\t${line}`)].join('\n');
+  return [
+    pack.docs,
+    ...[...pack.terms].map(([term, line]) => `${term}\t${line}`),
+    ...[...pack.turns].map(([seq, json]) => `#${seq}\t${json}`),
+  ].join('\n');
 }
 
 export function decodePack(text: string): Pack {
   const [docs = '', ...lines] = text.split('\n');
   const terms = new Map<string, string>();
+  const turns = new Map<number, string>();
   for (const line of lines) {
     const tab = line.indexOf('\t');
-    terms.set(line.slice(0, tab), line.slice(tab + 1));
+    // A term is letters and digits (analyzer.ts): never '#'.
+    if (line.startsWith('#')) turns.set(Number(line.slice(1, tab)), line.slice(tab + 1));
+    else terms.set(line.slice(0, tab), line.slice(tab + 1));
   }
-  return { docs, terms };
+  return { docs, terms, turns };
+}
+
+/** A turn of the pack's session by seq, or undefined when the pack does not hold it. */
+export function packTurn(pack: Pack, seq: number): StoredTurn | undefined {
+  const json = pack.turns.get(seq);
+  return json === undefined ? undefined : (JSON.parse(json) as StoredTurn);
 }
 
 /** A term lookup over a pack: each term's postings, as the term blocks would give them. */

@@ -111,6 +111,8 @@ export interface ScopeSnapshot {
   terms: Map<string, { postings: Posting[]; total: number }>;
   /** present when the scope's whole index is at hand (its pack): further terms cost no read */
   lookup?: (terms: string[]) => ScopeSnapshot['terms'];
+  /** with a pack: a turn of the scope's session up to the watermark, without a read */
+  turn?: (seq: number) => StoredTurn | undefined;
 }
 
 export interface RecallHit {
@@ -477,7 +479,14 @@ export async function recallFor(
     ref.sessionId === req.sessionId && inTail.has(ref.seq);
   const fetched = new Map<string, StoredTurn>();
   const fetch = async (refs: { sessionId: string; seq: number }[]) => {
-    const todo = refs.filter((r) => !have(r) && !fetched.has(`${r.sessionId}#${r.seq}`));
+    const todo = refs.filter((r) => {
+      const key = `${r.sessionId}#${r.seq}`;
+      if (have(r) || fetched.has(key)) return false;
+      // The session's pack holds its indexed turns: no read for them.
+      const packed = r.sessionId === req.sessionId ? session.turn?.(r.seq) : undefined;
+      if (packed) fetched.set(key, packed);
+      return !packed;
+    });
     if (todo.length) for (const [k, t] of await port.turns(req.tenantId, todo)) fetched.set(k, t);
   };
   const expansion = expansionTerms(hits, weights);
@@ -578,13 +587,15 @@ export interface RecallIndexPort {
     sessionId: string,
     batch: { from: number; to: number; docs: number; length: number },
   ): Promise<boolean>;
-  /** adds the batch to the session scope's pack (recall-pack.ts), after its counters moved; a pack
-   * that cannot follow (missed a batch, grew too large) is dropped, and builds read the blocks */
+  /** adds the batch (its postings and all its turns) to the session scope's pack (recall-pack.ts),
+   * after its counters moved; a pack that cannot follow (missed a batch, grew too large) is dropped,
+   * and builds read the blocks and fetch turns */
   pack(
     tenantId: string,
     sessionId: string,
     batch: { from: number; to: number; docs: number },
     byTerm: Map<string, Posting[]>,
+    turns: StoredTurn[],
   ): Promise<void>;
 }
 
@@ -617,7 +628,7 @@ export async function indexSession(
       indexed += docs;
       // Only the run that moved the counters packs the batch: the pack follows them exactly.
       if (scope === sessionScope(ref.sessionId)) {
-        await port.pack(ref.tenantId, ref.sessionId, { from, to: lastSeq, docs }, byTerm);
+        await port.pack(ref.tenantId, ref.sessionId, { from, to: lastSeq, docs }, byTerm, turns);
       }
     }
   }

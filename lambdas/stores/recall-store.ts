@@ -24,7 +24,15 @@ import {
   sessionScope,
   type Tail,
 } from '../domain/recall';
-import { decodePack, emptyPack, encodePack, type Pack, packAdd, packLookup } from '../domain/recall-pack';
+import {
+  decodePack,
+  emptyPack,
+  encodePack,
+  type Pack,
+  packAdd,
+  packLookup,
+  packTurn,
+} from '../domain/recall-pack';
 import type { SessionEvent, StoredTurn } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
@@ -32,7 +40,7 @@ import { Registry } from './registry';
 
 const BATCH_GET = 100;
 /** A pack larger than this (gzipped) is dropped: DynamoDB's items stop at 400 KB, and a build reads it
- * whole (bench:recall: about 15 KB for a 600-turn conversation). */
+ * whole (bench:recall: 40 KB for a 677-turn conversation, its turns included). */
 const PACK_MAX_BYTES = 200_000;
 const BATCH_WRITE = 25;
 const MAX_BATCH_RETRIES = 8;
@@ -86,7 +94,8 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
               return [term, { postings, total: postings.length }];
             }),
           );
-        return { scope, stats, terms: lookup(terms), lookup };
+        const turn = (seq: number) => packTurn(pack.pack, seq);
+        return { scope, stats, terms: lookup(terms), lookup, turn };
       }
       return this.snapshot(tenantId, scope, terms, stats);
     }
@@ -153,6 +162,7 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     sessionId: string,
     batch: { from: number; to: number; docs: number },
     byTerm: Map<string, Posting[]>,
+    turns: StoredTurn[],
   ): Promise<void> {
     const key = keys.recallPack(tenantId, sessionScope(sessionId));
     const had = await this.readPack(tenantId, sessionScope(sessionId));
@@ -165,7 +175,7 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
       : batch.from === 0
         ? { pack: emptyPack(), docs: 0, batches: 0 }
         : null;
-    const z = base && gzipSync(encodePack(packAdd(base.pack, byTerm)));
+    const z = base && gzipSync(encodePack(packAdd(base.pack, byTerm, turns)));
     // Builds read the blocks instead when the pack is gone: past recallLimits.blocksPerTerm batches
     // (what the blocks path reads of a term), or too large for one read.
     if (!base || !z || base.batches + 1 > recallLimits.blocksPerTerm || z.byteLength > PACK_MAX_BYTES) {

@@ -136,8 +136,17 @@ describe('RecallStore against DynamoDB', () => {
     expect(blocks.lookup).toBeUndefined();
     expect(packed.terms).toEqual(blocks.terms);
     expect(packed.terms.get('lucia')?.postings.map((p) => p.seq)).toEqual([1, 14]);
-    // More terms from the same read.
+    // More terms from the same read, and the log's turns as the events hold them.
     expect(packed.lookup!(['bake']).get('bake')?.total).toBe(1);
+    const fetched = await recall.turns(
+      ref.tenantId,
+      [1, 14, 22].map((seq) => ({ sessionId: 's1', seq })),
+    );
+    expect([1, 14, 22].map((seq) => packed.turn!(seq))).toEqual(
+      [1, 14, 22].map((seq) => fetched.get(`s1#${seq}`)),
+    );
+    expect(packed.turn!(14)?.content).toContain('Porto');
+    expect(packed.turn!(23)).toBeUndefined();
 
     // A batch whose counters moved without its pack (a run cut short): the pack is stale, never read,
     // and the next batch drops it instead of building on it.

@@ -7,7 +7,7 @@ import {
   type ScopeStats,
   sessionScope,
 } from '../../lambdas/domain/recall';
-import { emptyPack, type Pack, packAdd, packLookup } from '../../lambdas/domain/recall-pack';
+import { emptyPack, type Pack, packAdd, packLookup, packTurn } from '../../lambdas/domain/recall-pack';
 import type { StoredTurn } from '../../lambdas/domain/session';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -72,12 +72,14 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
     sessionId: string,
     b: { from: number; to: number; docs: number },
     byTerm: Map<string, Posting[]>,
+    turns: StoredTurn[],
   ) {
     const scope = sessionScope(sessionId);
     const had = this.packs.get(scope);
     const base = had ? (had.w === b.from ? had : null) : b.from === 0 ? { docs: 0, pack: emptyPack() } : null;
     if (!base) this.packs.delete(scope);
-    else this.packs.set(scope, { w: b.to, docs: base.docs + b.docs, pack: packAdd(base.pack, byTerm) });
+    else
+      this.packs.set(scope, { w: b.to, docs: base.docs + b.docs, pack: packAdd(base.pack, byTerm, turns) });
   }
   async snapshot(_t: string, scope: Scope, terms: string[], known?: ScopeStats) {
     const stats = known ?? (await this.stats('', scope));
@@ -93,7 +95,7 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
       const postingsOf = packLookup(pack.pack, sessionId);
       const lookup = (ts: string[]) =>
         new Map(ts.map((term) => [term, { postings: postingsOf(term), total: postingsOf(term).length }]));
-      return { scope, stats, terms: lookup(terms), lookup };
+      return { scope, stats, terms: lookup(terms), lookup, turn: (seq: number) => packTurn(pack.pack, seq) };
     }
     return {
       scope,
