@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -39,6 +40,9 @@ import { keys } from './keys';
 import { Registry } from './registry';
 
 const BATCH_GET = 100;
+/** Off the event loop: a pack is up to 200 KB compressed, and the local runtime serves appends on
+ * the loop the indexer runs on (in Lambda it is one request at a time either way). */
+const gzipAsync = promisify(gzip);
 /** A pack larger than this (gzipped) is dropped: DynamoDB's items stop at 400 KB, and a build reads it
  * whole (bench:recall: 40 KB for a 677-turn conversation, its turns included). */
 const PACK_MAX_BYTES = 200_000;
@@ -175,7 +179,7 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
       : batch.from === 0
         ? { pack: emptyPack(), docs: 0, batches: 0 }
         : null;
-    const z = base && gzipSync(encodePack(packAdd(base.pack, byTerm, turns)));
+    const z = base && (await gzipAsync(encodePack(packAdd(base.pack, byTerm, turns))));
     // Builds read the blocks instead when the pack is gone: past recallLimits.blocksPerTerm batches
     // (what the blocks path reads of a term), or too large for one read.
     if (!base || !z || base.batches + 1 > recallLimits.blocksPerTerm || z.byteLength > PACK_MAX_BYTES) {
