@@ -1,4 +1,11 @@
-import type { Posting } from './recall';
+import {
+  type Posting,
+  postingOf,
+  recallLimits,
+  type Scope,
+  type ScopeSnapshot,
+  type ScopeStats,
+} from './recall';
 import type { StoredTurn } from './session';
 
 /**
@@ -20,10 +27,10 @@ export interface Pack {
   turns: Map<number, string>;
 }
 
-export const emptyPack = (): Pack => ({ docs: '', terms: new Map(), turns: new Map() });
+const emptyPack = (): Pack => ({ docs: '', terms: new Map(), turns: new Map() });
 
 /** The pack with a batch added: its postings, and all its turns (a neighbour may be any turn). */
-export function packAdd(pack: Pack, byTerm: Map<string, Posting[]>, batch: StoredTurn[]): Pack {
+function packAdd(pack: Pack, byTerm: Map<string, Posting[]>, batch: StoredTurn[]): Pack {
   const docs = new Map<number, Posting>();
   const terms = new Map(pack.terms);
   for (const [term, postings] of byTerm) {
@@ -65,13 +72,72 @@ export function decodePack(text: string): Pack {
 }
 
 /** A turn of the pack's session by seq, or undefined when the pack does not hold it. */
-export function packTurn(pack: Pack, seq: number): StoredTurn | undefined {
+function packTurn(pack: Pack, seq: number): StoredTurn | undefined {
   const json = pack.turns.get(seq);
   return json === undefined ? undefined : (JSON.parse(json) as StoredTurn);
 }
 
+/** A pack as stored: the watermark, documents and batches it was built to, and its content. */
+export interface StoredPack {
+  w: number;
+  docs: number;
+  batches: number;
+  pack: Pack;
+}
+
+/**
+ * The pack after a batch from `from`, or null when there should be none. A pack follows the counters
+ * batch by batch from a session's first: one that missed a batch (a run cut short between the counters
+ * and the pack, a session indexed before packs) cannot catch up, and past recallLimits.blocksPerTerm
+ * batches (what the blocks path reads of a term) it would answer what the blocks cannot.
+ */
+export function packFollow(
+  had: StoredPack | null,
+  batch: { from: number; to: number; docs: number },
+  byTerm: Map<string, Posting[]>,
+  turns: StoredTurn[],
+): StoredPack | null {
+  const base = had
+    ? had.w === batch.from
+      ? had
+      : null
+    : batch.from === 0
+      ? { w: 0, docs: 0, batches: 0, pack: emptyPack() }
+      : null;
+  if (!base || base.batches >= recallLimits.blocksPerTerm) return null;
+  return {
+    w: batch.to,
+    docs: base.docs + batch.docs,
+    batches: base.batches + 1,
+    pack: packAdd(base.pack, byTerm, turns),
+  };
+}
+
+/**
+ * A build's snapshot of a session scope from its pack: every term it asks, and more later, with no
+ * read. Null unless the pack is at the counters' watermark (then the blocks are read instead).
+ */
+export function packSnapshot(
+  scope: Scope,
+  stats: ScopeStats,
+  stored: StoredPack | null,
+  terms: string[],
+): ScopeSnapshot | null {
+  const sessionId = scope.slice(2);
+  if (!stored || stored.w !== (stats.watermarks[sessionId] ?? 0) || stored.docs !== stats.docs) return null;
+  const postingsOf = packLookup(stored.pack, sessionId);
+  const lookup = (ts: string[]) =>
+    new Map(
+      ts.map((term) => {
+        const postings = postingsOf(term);
+        return [term, { postings, total: postings.length }];
+      }),
+    );
+  return { scope, stats, terms: lookup(terms), lookup, turn: (seq) => packTurn(stored.pack, seq) };
+}
+
 /** A term lookup over a pack: each term's postings, as the term blocks would give them. */
-export function packLookup(pack: Pack, sessionId: string) {
+function packLookup(pack: Pack, sessionId: string) {
   let docs: Map<number, string[]> | undefined;
   return (term: string): Posting[] => {
     const line = pack.terms.get(term);
@@ -88,17 +154,7 @@ export function packLookup(pack: Pack, sessionId: string) {
     return line.split('|').map((entry) => {
       const [seq, tf, sp] = entry.split(',');
       const [, len, day, q, e, tok] = docs!.get(Number(seq)) ?? [];
-      return {
-        sessionId,
-        seq: Number(seq),
-        tf: Number(tf),
-        len: Number(len),
-        day: Number(day),
-        q: Number(q),
-        e: e ?? '',
-        ...(sp === '1' ? { sp: 1 } : {}),
-        ...(tok ? { tok: Number(tok) } : {}),
-      };
+      return postingOf(sessionId, [seq, tf, len, day, q, e, sp, tok]);
     });
   };
 }

@@ -218,20 +218,23 @@ export const encodePostings = (postings: Posting[]): string =>
     .join('|');
 
 export const decodePostings = (sessionId: string, block: string): Posting[] =>
-  block.split('|').map((entry) => {
-    const [seq, tf, len, day, q, e, sp, tok] = entry.split(',');
-    return {
-      sessionId,
-      seq: Number(seq),
-      tf: Number(tf),
-      len: Number(len),
-      day: Number(day),
-      q: Number(q),
-      e: e ?? '',
-      ...(sp === '1' ? { sp: 1 } : {}),
-      ...(tok ? { tok: Number(tok) } : {}),
-    };
-  });
+  block.split('|').map((entry) => postingOf(sessionId, entry.split(',')));
+
+/** A posting from its fields in encodePostings' order (a field missing or empty: older postings). */
+export const postingOf = (
+  sessionId: string,
+  [seq, tf, len, day, q, e, sp, tok]: (string | undefined)[],
+): Posting => ({
+  sessionId,
+  seq: Number(seq),
+  tf: Number(tf),
+  len: Number(len),
+  day: Number(day),
+  q: Number(q),
+  e: e ?? '',
+  ...(sp === '1' ? { sp: 1 } : {}),
+  ...(tok ? { tok: Number(tok) } : {}),
+});
 
 interface Doc {
   sessionId: string;

@@ -38,17 +38,22 @@ export const deps: {
   labelTtlMs?: number;
 } = { tokens: tiktokenCounter };
 
+/** The session item, the profile and the recall counters are read at once: one BatchGetItem. One
+ * client for the stores, made when the first of them is. */
+let coalesced: ReturnType<typeof coalescingGets> | undefined;
+const pointReads = () => (coalesced ??= coalescingGets(dynamo()));
+
 function builderDeps(): BuilderDeps {
   const deadlineMs = deps.deadlineMs ?? envInt('storeDeadlineMs', DEFAULT_STORE_DEADLINE_MS);
-  // The session item, the profile and the recall counters are read at once: one BatchGetItem.
-  const reads = coalescingGets(dynamo());
   // The session item holds summary and recent turns; the event log is read only for recall's tail.
-  deps.sessions ??= new SessionStore(undefined, undefined, reads);
+  deps.sessions ??= new SessionStore(undefined, undefined, pointReads());
   if (deps.facts === undefined) deps.facts = process.env[envNames.factsTable] ? new FactStore() : null;
   if (deps.profiles === undefined)
-    deps.profiles = process.env[envNames.profilesTable] ? new ProfileStore(undefined, reads) : null;
+    deps.profiles = process.env[envNames.profilesTable] ? new ProfileStore(undefined, pointReads()) : null;
   if (deps.recall === undefined)
-    deps.recall = process.env[envNames.recallTable] ? new RecallStore(undefined, undefined, reads) : null;
+    deps.recall = process.env[envNames.recallTable]
+      ? new RecallStore(undefined, undefined, pointReads())
+      : null;
   deps.pins ??= new PolicyPins(deps.policies ?? new PolicyStore(), deps.tokens, {
     labelTtlMs: deps.labelTtlMs ?? envInt('policyLabelTtlMs', DEFAULT_POLICY_LABEL_TTL_MS),
     deadlineMs,

@@ -326,15 +326,7 @@ export class FactStore implements FactWriter {
   private async candidates(tenantId: string, scope: string, terms: string[]): Promise<Candidate[][]> {
     const known = `${tenantId}\u0000${scope}`;
     if (!this.largeScopes.has(known)) {
-      const whole = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.factScope(tenantId, scope).pk },
-          Limit: factStoreLimits.wholeScopeItems,
-          ConsistentRead: true,
-        }),
-      );
+      const whole = await this.page(keys.factScope(tenantId, scope).pk, factStoreLimits.wholeScopeItems);
       const heads = (whole.Items ?? []).filter(isHead);
       const fromHeads = whole.LastEvaluatedKey ? null : headCandidates(heads, terms);
       if (fromHeads) return [fromHeads];
@@ -348,29 +340,26 @@ export class FactStore implements FactWriter {
   }
 
   private async postings(tenantId: string, scope: string, term: string): Promise<Candidate[]> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.factTerm(tenantId, scope, term).pk },
-        Limit: factStoreLimits.postingsPerTerm,
-        ConsistentRead: true,
-      }),
-    );
+    const out = await this.page(keys.factTerm(tenantId, scope, term).pk, factStoreLimits.postingsPerTerm);
     return (out.Items ?? []).map((i) => postingCandidate(i, term));
   }
 
   private async pinned(tenantId: string, scope: string): Promise<Candidate[]> {
-    const out = await this.db.send(
+    const out = await this.page(keys.pinnedFacts(tenantId, scope).pk, factStoreLimits.pinnedPerScope);
+    return (out.Items ?? []).map(pinnedCandidate);
+  }
+
+  /** A partition's first `limit` items, read consistently. */
+  private page(pk: string, limit: number) {
+    return this.db.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.pinnedFacts(tenantId, scope).pk },
-        Limit: factStoreLimits.pinnedPerScope,
+        ExpressionAttributeValues: { ':pk': pk },
+        Limit: limit,
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map(pinnedCandidate);
   }
 
   private async batchGet(tenantId: string, ids: string[]): Promise<Map<string, Fact>> {

@@ -25,15 +25,7 @@ import {
   sessionScope,
   type Tail,
 } from '../domain/recall';
-import {
-  decodePack,
-  emptyPack,
-  encodePack,
-  type Pack,
-  packAdd,
-  packLookup,
-  packTurn,
-} from '../domain/recall-pack';
+import { decodePack, encodePack, packFollow, packSnapshot, type StoredPack } from '../domain/recall-pack';
 import type { SessionEvent, StoredTurn } from '../domain/session';
 import { dynamo } from './clients';
 import { keys } from './keys';
@@ -88,20 +80,7 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
       // A session scope's counters and pack are read at once (with the session item, when the client
       // coalesces): a pack at the counters' watermark answers every term without a Query.
       const [stats, pack] = await Promise.all([this.stats(tenantId, scope), this.readPack(tenantId, scope)]);
-      const sessionId = scope.slice(2);
-      if (pack && pack.w === (stats.watermarks[sessionId] ?? 0) && pack.docs === stats.docs) {
-        const postingsOf = packLookup(pack.pack, sessionId);
-        const lookup = (ts: string[]) =>
-          new Map(
-            ts.map((term) => {
-              const postings = postingsOf(term);
-              return [term, { postings, total: postings.length }];
-            }),
-          );
-        const turn = (seq: number) => packTurn(pack.pack, seq);
-        return { scope, stats, terms: lookup(terms), lookup, turn };
-      }
-      return this.snapshot(tenantId, scope, terms, stats);
+      return packSnapshot(scope, stats, pack, terms) ?? this.snapshot(tenantId, scope, terms, stats);
     }
     const [stats, ...lists] = await Promise.all([
       known ?? this.stats(tenantId, scope),
@@ -147,7 +126,7 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     return { postings, total };
   }
 
-  private async readPack(tenantId: string, scope: string) {
+  private async readPack(tenantId: string, scope: string): Promise<StoredPack | null> {
     const out = await this.db.send(
       new GetCommand({ TableName: this.table, Key: keys.recallPack(tenantId, scope), ConsistentRead: true }),
     );
@@ -168,37 +147,29 @@ export class RecallStore implements RecallReadPort, RecallIndexPort {
     byTerm: Map<string, Posting[]>,
     turns: StoredTurn[],
   ): Promise<void> {
-    const key = keys.recallPack(tenantId, sessionScope(sessionId));
-    const had = await this.readPack(tenantId, sessionScope(sessionId));
-    // A pack follows the counters batch by batch from the first; one that missed a batch (a run cut
-    // short between the counters and the pack, or a session indexed before packs) cannot catch up.
-    const base: { pack: Pack; docs: number; batches: number } | null = had
-      ? had.w === batch.from
-        ? had
-        : null
-      : batch.from === 0
-        ? { pack: emptyPack(), docs: 0, batches: 0 }
-        : null;
-    const z = base && (await gzipAsync(encodePack(packAdd(base.pack, byTerm, turns))));
-    // Builds read the blocks instead when the pack is gone: past recallLimits.blocksPerTerm batches
-    // (what the blocks path reads of a term), or too large for one read.
-    if (!base || !z || base.batches + 1 > recallLimits.blocksPerTerm || z.byteLength > PACK_MAX_BYTES) {
-      if (had) await this.db.send(new DeleteCommand({ TableName: this.table, Key: key }));
+    const scope = sessionScope(sessionId);
+    const key = keys.recallPack(tenantId, scope);
+    const had = await this.readPack(tenantId, scope);
+    const next = packFollow(had, batch, byTerm, turns);
+    const z = next ? await gzipAsync(encodePack(next.pack)) : null;
+    if (next && z && z.byteLength <= PACK_MAX_BYTES) {
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { ...key, w: next.w, docs: next.docs, batches: next.batches, z },
+            ConditionExpression: had ? 'w = :from' : 'attribute_not_exists(pk)',
+            ...(had ? { ExpressionAttributeValues: { ':from': batch.from } } : {}),
+          }),
+        );
+      } catch (err) {
+        // Another run packed first: builds check the pack against the counters, so either way is safe.
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      }
       return;
     }
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...key, w: batch.to, docs: base.docs + batch.docs, batches: base.batches + 1, z },
-          ConditionExpression: had ? 'w = :from' : 'attribute_not_exists(pk)',
-          ...(had ? { ExpressionAttributeValues: { ':from': batch.from } } : {}),
-        }),
-      );
-    } catch (err) {
-      // Another run packed first: builds check the pack against the counters, so either way is safe.
-      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-    }
+    // Builds read the blocks when the pack is gone, as when it would be too large for one read.
+    if (had) await this.db.send(new DeleteCommand({ TableName: this.table, Key: key }));
   }
 
   async tail(tenantId: string, sessionId: string, limit: number, before?: number): Promise<Tail> {

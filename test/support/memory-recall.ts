@@ -7,7 +7,7 @@ import {
   type ScopeStats,
   sessionScope,
 } from '../../lambdas/domain/recall';
-import { emptyPack, type Pack, packAdd, packLookup, packTurn } from '../../lambdas/domain/recall-pack';
+import { packFollow, packSnapshot, type StoredPack } from '../../lambdas/domain/recall-pack';
 import type { StoredTurn } from '../../lambdas/domain/session';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -20,7 +20,7 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
   readonly log = new Map<string, StoredTurn[]>();
   private readonly counters = new Map<Scope, ScopeStats>();
   private readonly postings = new Map<string, Map<string, Posting>>();
-  private readonly packs = new Map<Scope, { w: number; docs: number; pack: Pack }>();
+  private readonly packs = new Map<Scope, StoredPack>();
 
   constructor(readonly usePacks = false) {}
 
@@ -75,28 +75,15 @@ export class MemoryRecall implements RecallReadPort, RecallIndexPort {
     turns: StoredTurn[],
   ) {
     const scope = sessionScope(sessionId);
-    const had = this.packs.get(scope);
-    const base = had ? (had.w === b.from ? had : null) : b.from === 0 ? { docs: 0, pack: emptyPack() } : null;
-    if (!base) this.packs.delete(scope);
-    else
-      this.packs.set(scope, { w: b.to, docs: base.docs + b.docs, pack: packAdd(base.pack, byTerm, turns) });
+    const next = packFollow(this.packs.get(scope) ?? null, b, byTerm, turns);
+    if (next) this.packs.set(scope, next);
+    else this.packs.delete(scope);
   }
   async snapshot(_t: string, scope: Scope, terms: string[], known?: ScopeStats) {
     const stats = known ?? (await this.stats('', scope));
-    const pack = this.packs.get(scope);
-    const sessionId = scope.slice(2);
-    if (
-      this.usePacks &&
-      !known &&
-      pack &&
-      pack.w === stats.watermarks[sessionId] &&
-      pack.docs === stats.docs
-    ) {
-      const postingsOf = packLookup(pack.pack, sessionId);
-      const lookup = (ts: string[]) =>
-        new Map(ts.map((term) => [term, { postings: postingsOf(term), total: postingsOf(term).length }]));
-      return { scope, stats, terms: lookup(terms), lookup, turn: (seq: number) => packTurn(pack.pack, seq) };
-    }
+    const packed =
+      this.usePacks && !known ? packSnapshot(scope, stats, this.packs.get(scope) ?? null, terms) : null;
+    if (packed) return packed;
     return {
       scope,
       stats,
